@@ -1,0 +1,1 @@
+"""The FastAPI application that assembles :mod:`gridmap` for the web."""

@@ -1,0 +1,54 @@
+"""The app factory: ``create_app(settings)`` builds engine, routers and static files.
+
+``gridmap serve`` runs it with uvicorn; tests build it with their own settings and
+override the session dependency onto a rolled-back transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.errors import add_exception_handlers
+from api.routes import auth, grids, health
+from gridmap.db import make_engine, make_sessionmaker
+from gridmap.ratelimit import LoginLimiter
+from gridmap.settings import Settings, load_settings
+
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    engine = make_engine(settings.db.url, settings.db,
+                         statement_timeout_ms=settings.db.statement_timeout_ms,
+                         application_name="gridmap-api")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="gridmap 安全生产网格化监管",
+        description="Grid-based work-safety supervision: grids, people, enterprises, hazards.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.login_limiter = LoginLimiter(settings.auth.login_max_failures, settings.auth.login_window_s)
+    add_exception_handlers(app)
+    for router in (health.router, auth.router, grids.router):
+        app.include_router(router)
+    if WEB_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    logging.getLogger("gridmap").setLevel(logging.INFO)
+    return app

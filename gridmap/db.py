@@ -1,0 +1,119 @@
+"""Engines and sessions.
+
+One engine per process and URL; a session per unit of work. Connection failures become
+:class:`~gridmap.errors.DatabaseUnavailable` with a message that says how to get a
+database, never the driver's text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gridmap.errors import DatabaseUnavailable
+from gridmap.settings import DatabaseSettings
+
+HOW_TO_GET_ONE_ZH = "请运行 make setup（安装并启动本机 PostgreSQL + PostGIS），或设置 DATABASE_URL"
+HOW_TO_GET_ONE_EN = "run `make setup` (installs and starts a local PostgreSQL + PostGIS) or set DATABASE_URL"
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(
+    url: str,
+    settings: DatabaseSettings | None = None,
+    *,
+    statement_timeout_ms: int | None = None,
+    application_name: str = "gridmap",
+) -> Engine:
+    """An engine with sane pool settings and ``statement_timeout`` on every connection.
+
+    ``pool_pre_ping`` lets the pool replace connections a database restart has killed, so
+    the service recovers without a restart of its own.
+    """
+    settings = settings or DatabaseSettings()
+    options = []
+    if statement_timeout_ms:
+        options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
+    # A session left idle inside a transaction (a bug, a killed client) is ended by the
+    # server rather than holding locks forever.
+    options.append("-c idle_in_transaction_session_timeout=60000")
+    return create_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout_s,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={
+            "connect_timeout": settings.connect_timeout_s,
+            "application_name": application_name,
+            "options": " ".join(options),
+        },
+    )
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def unavailable(url: str, exc: BaseException | None = None) -> DatabaseUnavailable:
+    """The one-line error for a database that cannot be reached."""
+    where = describe_url(url)
+    return DatabaseUnavailable(
+        f"无法连接数据库 {where}：{HOW_TO_GET_ONE_ZH}",
+        f"cannot reach the database at {where}: {HOW_TO_GET_ONE_EN}",
+    )
+
+
+def check_connection(engine: Engine) -> None:
+    """Raise :class:`DatabaseUnavailable` unless the engine can run a query."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except (OperationalError, DBAPIError) as exc:
+        raise unavailable(engine.url.render_as_string(hide_password=False), exc) from None
+
+
+@contextlib.contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True for errors that mean the database went away (restart, killed backend)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError):
+        return True
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or ""
+    # 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 08xxx connection.
+    return sqlstate.startswith(("57P0", "08"))
+
+
+__all__ = [
+    "make_engine",
+    "make_sessionmaker",
+    "session_scope",
+    "check_connection",
+    "is_connection_error",
+    "unavailable",
+]

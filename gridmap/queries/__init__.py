@@ -1,0 +1,1 @@
+"""SQL, one module per concern. Keyword-only functions, bound parameters always."""

@@ -1,0 +1,147 @@
+"""Settings, one pydantic class per concern.
+
+Every class reads its own environment prefix (``GRIDMAP_<CONCERN>_…``) and the project's
+``.env`` file; the database URL also honours the standard ``DATABASE_URL``. Build them
+once (:func:`load_settings`) and pass them down; nothing reads the environment later.
+
+Examples
+--------
+>>> s = Settings(db=DatabaseSettings(database_url="postgres://u@h/x"))
+>>> s.db.url
+'postgresql+psycopg://u@h/x'
+>>> s.db.test_url
+'postgresql+psycopg://u@h/x_test'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Where ``.env`` is looked for: the current directory, then the repository root.
+ENV_FILES = (".env", str(Path(__file__).resolve().parents[1] / ".env"))
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/gridmap"
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=ENV_FILES, env_file_encoding="utf-8", extra="ignore"
+    )
+
+
+def normalise_database_url(url: str) -> str:
+    """Return ``url`` with the psycopg 3 driver spelled out for SQLAlchemy.
+
+    >>> normalise_database_url("postgresql://postgres@127.0.0.1/gridmap")
+    'postgresql+psycopg://postgres@127.0.0.1/gridmap'
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _with_database(url: str, name: str) -> str:
+    head, _, tail = url.rpartition("/")
+    query = ""
+    if "?" in tail:
+        tail, query = tail.split("?", 1)
+        query = "?" + query
+    return f"{head}/{name}{query}"
+
+
+class DatabaseSettings(BaseSettings):
+    """Where PostgreSQL + PostGIS is.
+
+    ``DATABASE_URL`` (or ``GRIDMAP_DATABASE_URL``) names the main database; the test
+    database is ``GRIDMAP_TEST_DATABASE_URL`` or, failing that, the same server with
+    ``_test`` appended to the database name.
+    """
+
+    model_config = _config("GRIDMAP_DB_")
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "GRIDMAP_DATABASE_URL"),
+    )
+    test_database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("GRIDMAP_TEST_DATABASE_URL")
+    )
+    pool_size: int = 10
+    max_overflow: int = 10
+    pool_timeout_s: float = 5.0
+    #: Applied to every API connection (``statement_timeout``), milliseconds.
+    statement_timeout_ms: int = 15_000
+    connect_timeout_s: int = 5
+
+    @property
+    def url(self) -> str:
+        return normalise_database_url(self.database_url)
+
+    @property
+    def test_url(self) -> str:
+        if self.test_database_url:
+            return normalise_database_url(self.test_database_url)
+        name = self.url.rpartition("/")[2].split("?", 1)[0] or "gridmap"
+        return _with_database(self.url, f"{name}_test")
+
+    @property
+    def is_user_supplied(self) -> bool:
+        """True when the URL came from the user: setup then never touches the local
+        cluster nor installs packages."""
+        return self.database_url != DEFAULT_DATABASE_URL
+
+
+class AuthSettings(BaseSettings):
+    """Tokens and password policy."""
+
+    model_config = _config("GRIDMAP_AUTH_")
+
+    #: HMAC key for bearer tokens. Empty: a random key kept in the database is used, so
+    #: every process of one installation agrees without configuration.
+    secret_key: str = ""
+    token_ttl_minutes: int = 12 * 60
+    min_password_length: int = 8
+    #: Failed logins per username (and per client address) per window before 429.
+    login_max_failures: int = 5
+    login_window_s: int = 300
+
+
+class ImportSettings(BaseSettings):
+    """Limits for file imports and uploads."""
+
+    model_config = _config("GRIDMAP_IMPORT_")
+
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_zip_entries: int = 64
+    max_zip_uncompressed_bytes: int = 500 * 1024 * 1024
+    max_zip_ratio: float = 200.0
+    #: A child boundary sticking out of its parent by more than this share of its own
+    #: area is rejected (a sign of a wrong CRS); smaller slivers are accepted and reported.
+    max_outside_parent_ratio: float = 0.01
+    max_rows: int = 2_000_000
+
+
+class PlacementSettings(BaseSettings):
+    """How enterprises and hazards are placed into grids."""
+
+    model_config = _config("GRIDMAP_PLACEMENT_")
+
+    snap_tolerance_m: float = 50.0
+
+
+class Settings(BaseModel):
+    """All settings, grouped by concern."""
+
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    imports: ImportSettings = Field(default_factory=ImportSettings)
+    placement: PlacementSettings = Field(default_factory=PlacementSettings)
+
+
+def load_settings() -> Settings:
+    """Read every concern's settings from the environment and ``.env`` once."""
+    return Settings()
