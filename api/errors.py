@@ -66,12 +66,12 @@ def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if sqlstate == "57014":  # query_canceled: statement_timeout
         return JSONResponse(error_body("timeout", "查询超时，请缩小范围", "the query timed out; narrow it"),
                             status_code=503)
-    log.exception("database error")
+    log.error("database error", exc_info=exc)
     return JSONResponse(error_body("internal", "服务器内部错误", "internal server error"), status_code=500)
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(error_body("internal", "服务器内部错误", "internal server error"), status_code=500)
 
 

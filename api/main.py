@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import add_exception_handlers
-from api.routes import auth, grids, health
+from api.routes import auth, enterprises, grids, health
 from gridmap.db import make_engine, make_sessionmaker
 from gridmap.ratelimit import LoginLimiter
 from gridmap.settings import Settings, load_settings
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.login_limiter = LoginLimiter(settings.auth.login_max_failures, settings.auth.login_window_s)
     add_exception_handlers(app)
-    for router in (health.router, auth.router, grids.router):
+    for router in (health.router, auth.router, grids.router, enterprises.router):
         app.include_router(router)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

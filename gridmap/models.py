@@ -198,6 +198,8 @@ class Enterprise(Base):
             name="major_hazard_grade",
         ),
         Index("ix_enterprise_grid_code", "grid_code", postgresql_ops={"grid_code": "text_pattern_ops"}),
+        Index("ix_enterprise_home_code", "home_code", postgresql_ops={"home_code": "text_pattern_ops"}),
+        Index("ix_enterprise_placement", "placement"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -222,6 +224,9 @@ class Enterprise(Base):
     source_lat: Mapped[float | None] = mapped_column(Float)
     source_crs: Mapped[str | None] = mapped_column(String(10))
     placement: Mapped[str] = mapped_column(String(10), default="unplaced")
+    #: The deepest grid code known for the enterprise (bottom-level grid when placed, the
+    #: township when only that is known): what scope checks compare against.
+    home_code: Mapped[str | None] = mapped_column(String(20))
     #: Bottom-level grid, and the grid codes at every level above it.
     grid_code: Mapped[str | None] = mapped_column(String(20))
     village_code: Mapped[str | None] = mapped_column(String(20))
@@ -234,6 +239,25 @@ class Enterprise(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class EnterprisePlacement(Base):
+    """Where an enterprise was placed against one boundary set (history per set)."""
+
+    __tablename__ = "enterprise_placement"
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "set_id"),
+        CheckConstraint(_in("placement", PLACEMENTS), name="placement"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"), index=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("boundary_set.id", ondelete="CASCADE"), index=True)
+    placement: Mapped[str] = mapped_column(String(10))
+    grid_code: Mapped[str | None] = mapped_column(String(20))
+    district_code: Mapped[str | None] = mapped_column(String(6))
+    detail: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class User(Base):

@@ -233,3 +233,42 @@ def serve(
     context(ctx)
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False)
+
+
+@import_app.command("enterprises")
+def import_enterprises(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV / XLSX 企业名录 / enterprise register")],
+    crs: Annotated[Optional[str], typer.Option(help="默认坐标系 / default coordinate system: wgs84 | cgcs2000 | gcj02 | bd09")] = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """导入企业名录并落格 / import an enterprise register and place every enterprise.
+
+    Exit status 0 when every row was imported, 3 when some rows were rejected (the good
+    ones are imported; the rejected ones are in <stem>.rejects.csv).
+    """
+    from gridmap.enterprises import import_enterprises as run
+
+    cli = context(ctx)
+    with cli.session() as session:
+        report = run(session, file, crs=_crs_option(crs), settings=cli.settings.imports,
+                     tolerance_m=cli.settings.placement.snap_tolerance_m)
+
+    def human() -> None:
+        rejected_rows = len({r["row"] for r in report.rejected})
+        out.print(f"{report.rows} 行：新增 {report.added}，更新 {report.updated}，未变 {report.unchanged}，"
+                  f"拒绝 {rejected_rows} / {report.rows} rows: {report.added} added, {report.updated} "
+                  f"updated, {report.unchanged} unchanged, {rejected_rows} rejected", markup=False)
+        labels = {"exact": "坐标落格 exact", "snapped": "就近吸附 snapped", "address": "地址匹配 address",
+                  "ambiguous": "地址多义 ambiguous", "conflict": "地址与坐标不符 conflict", "unplaced": "未落格 unplaced"}
+        for kind, label in labels.items():
+            if report.placements.get(kind):
+                out.print(f"  {label}: {report.placements[kind]}", markup=False)
+        if report.warnings:
+            out.print(f"  警告 / warnings: {len(report.warnings)}（如 / e.g. row {report.warnings[0]['row']}: "
+                      f"{report.warnings[0]['reason_en']}）", markup=False)
+        if report.rejects_file:
+            out.print(f"  被拒绝的行见 / rejected rows listed in {report.rejects_file}", markup=False)
+
+    emit(report.as_dict(), as_json, human)
+    return 3 if report.rejected else 0
