@@ -538,6 +538,7 @@ def import_boundaries(
     entry = report.as_dict()
     entry.pop("repaired")
     entry["repaired"] = len(report.repaired)
+    entry["sha256"] = file_sha256(path)
     target.imports = [*target.imports, entry]
     session.flush()
     if activate_after:
@@ -614,6 +615,16 @@ def _copy_grids(session: Session, set_id: int, level: str, accepted: list[dict])
         {"set_id": set_id, "level": level},
     )
     session.execute(text("TRUNCATE grid_stage"))
+
+
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def refresh_leaves(session: Session, set_id: int) -> None:

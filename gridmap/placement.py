@@ -160,12 +160,15 @@ class GazetteerBook:
     def match(self, address: str) -> AddressMatch | None:
         """The best match over all districts; None when no district recognises it."""
         found = []
+        district_only = None
         for gazetteer in self.gazetteers.values():
             result = gazetteer.match(address)
             if result.status != "none":
                 found.append(result)
+            elif result.district_code and district_only is None:
+                district_only = result
         if not found:
-            return None
+            return district_only
         if len(found) == 1:
             return found[0]
         # Several districts recognise something: the one whose name the address gives
@@ -200,8 +203,9 @@ def resolve(point_code: str | None, kind: str, distance_m: float, address: str |
                 "address_candidates": list(match.candidates),
             })
         return placed
-    if match is None:
-        return Placement("unplaced", detail={"reason": "address_not_matched" if address else "no_location"})
+    if match is None or match.status == "none":
+        return Placement("unplaced", district_code=match.district_code if match else None,
+                         detail={"reason": "address_not_matched" if address else "no_location"})
     if match.status == "matched":
         placed = Placement("address", grid_code=match.village_code, **hierarchy(match.village_code))
         placed.detail["matched_text"] = list(match.matched_text)
@@ -231,27 +235,51 @@ def _disagrees(match: AddressMatch, placed: Placement) -> bool:
 
 def place_records(session: Session, *, set_id: int, lon, lat, addresses: list[str | None],
                   tolerance_m: float, book: GazetteerBook | None = None) -> list[Placement]:
-    """Place many records (CGCS2000 coordinates, NaN when absent, plus addresses)."""
+    """Place many records (CGCS2000 coordinates, NaN when absent, plus addresses).
+
+    An unplaced record is still attributed to a district when one can be told — the
+    nearest district within :data:`ATTRIBUTION_DEG` of its point, or the district its
+    address names — so the district's own staff see it in their list of unplaced
+    enterprises (不漏一企) while no township does.
+    """
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     codes, kinds, distance = place_points(session, set_id=set_id, lon=lon, lat=lat,
                                           tolerance_m=tolerance_m)
     if book is None and any(addresses):
         book = GazetteerBook(session, set_id)
+    outside = [i for i in range(len(lon)) if np.isfinite(lon[i]) and np.isfinite(lat[i]) and codes[i] is None]
+    districts = _nearest_districts(session, set_id, outside) if outside else {}
     results = []
     for i, address in enumerate(addresses):
-        has_point = bool(np.isfinite(lon[i]) and np.isfinite(lat[i]))
-        if has_point and codes[i] is None:
-            results.append(_outside(session, book, address, lon[i], lat[i]))
+        if i in districts or (codes[i] is None and np.isfinite(lon[i]) and np.isfinite(lat[i])):
+            results.append(_outside(book, address, lon[i], lat[i], districts.get(i)))
         else:
             results.append(resolve(codes[i], kinds[i], distance[i], address, book))
     return results
 
 
-def _outside(session, book, address, lon, lat) -> Placement:
+#: How far (degrees, about 50 km) an unplaced point may be from a district to be
+#: attributed to it.
+ATTRIBUTION_DEG = 0.5
+
+
+def _nearest_districts(session: Session, set_id: int, todo: list[int]) -> dict[int, str]:
+    """Nearest district of each listed point of ``place_points`` (same session)."""
+    return dict(session.execute(text(
+        """
+        SELECT DISTINCT ON (p.idx) p.idx, g.code
+        FROM place_points p
+        JOIN grid g ON g.set_id = :set_id AND g.level = 'district' AND ST_DWithin(g.geom, p.geom, :deg)
+        WHERE p.idx = ANY(:todo)
+        ORDER BY p.idx, ST_Distance(g.geom, p.geom), g.code
+        """), {"set_id": set_id, "deg": ATTRIBUTION_DEG, "todo": todo}).all())
+
+
+def _outside(book, address, lon, lat, district: str | None) -> Placement:
     """A point beyond the tolerance: unplaced, with what the address suggests."""
-    placed = Placement("unplaced", detail={"reason": "outside_grids",
-                                          "point": [round(float(lon), 7), round(float(lat), 7)]})
+    placed = Placement("unplaced", district_code=district,
+                       detail={"reason": "outside_grids", "point": [round(float(lon), 7), round(float(lat), 7)]})
     if address and book is not None:
         match = book.match(address)
         if match is not None and match.village_code:

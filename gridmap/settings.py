@@ -133,6 +133,37 @@ class PlacementSettings(BaseSettings):
     snap_tolerance_m: float = 50.0
 
 
+class CoverageSettings(BaseSettings):
+    """Coverage rules and staffing standards (defaults from the field reports)."""
+
+    model_config = _config("GRIDMAP_COVERAGE_")
+
+    #: Gaps and overlaps smaller than this (m², geodesic) are slivers: counted, not reported.
+    sliver_tolerance_m2: float = 1.0
+    #: Every village needs at least this many patrol officers (巡查员).
+    min_patrol_officers: int = 2
+    #: A township needs one safety staff member per this many residents.
+    residents_per_safety_staff: int = 10_000
+    #: Townships holding at least this many enterprises …
+    many_enterprises: int = 500
+    #: … need at least this many full-time safety staff.
+    min_full_time_staff: int = 10
+    #: The "1+2+N" team: a full-time director and this many certified professionals.
+    require_director: bool = True
+    min_certified_professionals: int = 2
+    #: Grids without inspection, patrol or hazard activity for this many days are stale.
+    stale_days: int = 90
+
+
+class TaxonomySettings(BaseSettings):
+    """Where deployment-specific taxonomies live (JSON files); empty = defaults."""
+
+    model_config = _config("GRIDMAP_TAXONOMY_")
+
+    sectors_file: str = ""
+    hazard_categories_file: str = ""
+
+
 class Settings(BaseModel):
     """All settings, grouped by concern."""
 
@@ -140,6 +171,8 @@ class Settings(BaseModel):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     imports: ImportSettings = Field(default_factory=ImportSettings)
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
+    coverage: CoverageSettings = Field(default_factory=CoverageSettings)
+    taxonomy: TaxonomySettings = Field(default_factory=TaxonomySettings)
 
 
 def load_settings() -> Settings:

@@ -58,7 +58,8 @@ def test_each_placement_outcome(session, toy_district, tmp_path):
     assert e[u[2]].grid_code == "320382102001"
     assert e[u[3]].placement == "snapped" and e[u[3]].grid_code == "320382103002"
     assert 20 < e[u[3]].placement_detail["distance_m"] < 35
-    assert e[u[4]].placement == "unplaced" and e[u[4]].grid_code is None and e[u[4]].home_code is None
+    assert e[u[4]].placement == "unplaced" and e[u[4]].grid_code is None
+    assert e[u[4]].home_code == "320382", "attributed to the nearest district, not to a township"
     assert (e[u[5]].placement, e[u[5]].grid_code) == ("address", "320382103001")
     conflict = e[u[6]]
     assert conflict.placement == "conflict" and conflict.grid_code == "320382102001"

@@ -11,7 +11,9 @@ from gridmap.cli import app, context, err, out
 #: Demo accounts (created only when missing; change or disable them for real use).
 DEMO_USERS = (
     ("admin", "admin", None, "gridmap-admin"),
-    ("authority", "authority", None, "gridmap-authority"),
+    ("authority", "authority", "320382", "gridmap-authority"),
+    ("yunhe", "township_leader", "320382002", "gridmap-yunhe"),
+    ("guanhu", "township_leader", "320382103", "gridmap-guanhu"),
 )
 
 
@@ -28,7 +30,12 @@ def demo(
     from gridmap.auth import create_user
     from gridmap.models import User
 
+    from gridmap.cli.sample import PIZHOU_DIR
+    from gridmap.sample.load import load_sample
+
     cli = context(ctx)
+    load_sample(cli.session, PIZHOU_DIR, settings=cli.settings,
+                log=(lambda line: err.print(line, markup=False)))
     with cli.session() as session:
         for username, role, scope, password in DEMO_USERS:
             if not session.scalar(select(User.id).where(User.username == username)):
