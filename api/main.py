@@ -14,9 +14,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import add_exception_handlers
-from api.routes import auth, enterprises, grids, health
+from api.routes import auth, coverage, enterprises, grids, hazards, health
 from gridmap.db import make_engine, make_sessionmaker
-from gridmap.ratelimit import LoginLimiter
+from gridmap.ratelimit import LoginLimiter, SlidingWindow
 from gridmap.settings import Settings, load_settings
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -45,8 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.login_limiter = LoginLimiter(settings.auth.login_max_failures, settings.auth.login_window_s)
+    app.state.tipoff_limiter = SlidingWindow(settings.hazards.tipoffs_per_hour, 3600)
+    app.state.lookup_limiter = SlidingWindow(60, 60)
     add_exception_handlers(app)
-    for router in (health.router, auth.router, grids.router, enterprises.router):
+    for router in (health.router, auth.router, grids.router, enterprises.router, hazards.router,
+                   coverage.router):
         app.include_router(router)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

@@ -287,3 +287,198 @@ class AppSecret(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# --------------------------------------------------------------------- hazards (隐患)
+
+HAZARD_STATES = ("reported", "filed", "dispatched", "rectifying", "verifying", "closed", "rejected")
+HAZARD_GRADES = ("general", "major")
+HAZARD_SOURCES = ("inspection", "self_report", "public_report", "patrol")
+ATTACHMENT_KINDS = ("before_photo", "after_photo", "responsibility_sheet", "other")
+
+
+class Hazard(Base):
+    """A hazard (隐患) driven through the six-step closed loop (六步闭环).
+
+    ``status`` is kept consistent with the append-only :class:`HazardEvent` log: every
+    change of status is one event written in the same transaction, guarded by
+    ``version`` (optimistic locking: of two concurrent transitions exactly one wins).
+    """
+
+    __tablename__ = "hazard"
+    __table_args__ = (
+        CheckConstraint(_in("status", HAZARD_STATES), name="status"),
+        CheckConstraint(_in("grade", HAZARD_GRADES), name="grade"),
+        CheckConstraint(_in("source", HAZARD_SOURCES), name="source"),
+        CheckConstraint(_in("placement", PLACEMENTS), name="placement"),
+        CheckConstraint("escalation_level BETWEEN 0 AND 3", name="escalation_level"),
+        Index("ix_hazard_home_code", "home_code", postgresql_ops={"home_code": "text_pattern_ops"}),
+        Index("ix_hazard_status_deadline", "status", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="SET NULL"), index=True)
+    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=True)
+    source_lon: Mapped[float | None] = mapped_column(Float)
+    source_lat: Mapped[float | None] = mapped_column(Float)
+    source_crs: Mapped[str | None] = mapped_column(String(10))
+    placement: Mapped[str] = mapped_column(String(10), default="unplaced")
+    grid_code: Mapped[str | None] = mapped_column(String(20))
+    village_code: Mapped[str | None] = mapped_column(String(20))
+    township_code: Mapped[str | None] = mapped_column(String(20))
+    district_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    home_code: Mapped[str | None] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(40))
+    grade: Mapped[str] = mapped_column(String(10), default="general")
+    source: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="reported")
+    deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: 挂牌督办: a major hazard needs a supervising official and a rectification plan.
+    supervising_official: Mapped[str | None] = mapped_column(String(100))
+    rectification_plan: Mapped[str | None] = mapped_column(Text)
+    #: The user who submitted the rectification (rectifying → verifying) and who verified.
+    rectifier_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    verifier_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    #: Public tip-offs (举报): the code the reporter uses to follow the status.
+    tracking_code: Mapped[str | None] = mapped_column(String(24), unique=True)
+    reporter_contact: Mapped[str | None] = mapped_column(String(100))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("hazard.id", ondelete="SET NULL"))
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id", ondelete="SET NULL"), index=True)
+    #: 0 = the hazard's own grid; 1 = township; 2 = district (escalations done).
+    escalation_level: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class HazardEvent(Base):
+    """One step of a hazard's life; append-only (a trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "hazard_event"
+    __table_args__ = (UniqueConstraint("hazard_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazard.id", ondelete="RESTRICT"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    to_status: Mapped[str | None] = mapped_column(String(12))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    note: Mapped[str | None] = mapped_column(Text)
+    attachment_ids: Mapped[list] = mapped_column(JSONB, default=list, server_default=text("'[]'::jsonb"))
+    data: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+
+
+class HazardAttachment(Base):
+    """两照一表: before photo, after photo, rectification responsibility sheet (and others)."""
+
+    __tablename__ = "hazard_attachment"
+    __table_args__ = (CheckConstraint(_in("kind", ATTACHMENT_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazard.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_path: Mapped[str] = mapped_column(String(300))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# ---------------------------------------------------------- inspections (执法检查)
+
+class Inspection(Base):
+    """An enforcement inspection of one enterprise by at least two certified inspectors."""
+
+    __tablename__ = "inspection"
+    __table_args__ = (
+        CheckConstraint("fine_amount >= 0", name="fine_amount"),
+        Index("ix_inspection_home_code", "home_code", postgresql_ops={"home_code": "text_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="RESTRICT"), index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_plan.id", ondelete="SET NULL"), index=True)
+    inspected_on: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    grid_code: Mapped[str | None] = mapped_column(String(20))
+    home_code: Mapped[str | None] = mapped_column(String(20))
+    district_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    findings: Mapped[str | None] = mapped_column(Text)
+    #: 立案: an administrative case was filed.
+    case_filed: Mapped[bool] = mapped_column(Boolean, default=False)
+    fine_amount: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class InspectionInspector(Base):
+    __tablename__ = "inspection_inspector"
+
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"), primary_key=True)
+
+
+class InspectionPlan(Base):
+    """A township's inspection plan for a quarter or a year, with its target list and
+    the double-random draw (双随机), reproducible from the recorded seed."""
+
+    __tablename__ = "inspection_plan"
+    __table_args__ = (
+        CheckConstraint("share > 0 AND share <= 1", name="share"),
+        CheckConstraint("status IN ('draft', 'drawn')", name="status"),
+        Index("ix_inspection_plan_township_code", "township_code",
+              postgresql_ops={"township_code": "text_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    township_code: Mapped[str] = mapped_column(String(20))
+    district_code: Mapped[str] = mapped_column(String(6))
+    #: ``2026`` (year) or ``2026Q3`` (quarter).
+    period: Mapped[str] = mapped_column(String(7))
+    name: Mapped[str] = mapped_column(String(200))
+    share: Mapped[float] = mapped_column(Float, default=0.2)
+    status: Mapped[str] = mapped_column(String(8), default="draft")
+    seed: Mapped[int | None] = mapped_column(BigInteger)
+    drawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PlanTarget(Base):
+    """An enterprise on a plan's target list; the draw selects some and pairs inspectors."""
+
+    __tablename__ = "plan_target"
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("inspection_plan.id", ondelete="CASCADE"), primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"), primary_key=True)
+    selected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    inspector_a_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    inspector_b_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+
+
+class Patrol(Base):
+    """A grid staff check-in (巡查打卡): counts as activity for the grid."""
+
+    __tablename__ = "patrol"
+    __table_args__ = (
+        Index("ix_patrol_home_code_at", "home_code", "at", postgresql_ops={"home_code": "text_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+    source_crs: Mapped[str] = mapped_column(String(10))
+    placement: Mapped[str] = mapped_column(String(10))
+    grid_code: Mapped[str | None] = mapped_column(String(20))
+    home_code: Mapped[str | None] = mapped_column(String(20))
+    district_code: Mapped[str | None] = mapped_column(String(6))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -155,6 +155,33 @@ class CoverageSettings(BaseSettings):
     stale_days: int = 90
 
 
+class HazardSettings(BaseSettings):
+    """The hazard loop: deadlines, attachments, escalation, public tip-offs."""
+
+    model_config = _config("GRIDMAP_HAZARD_")
+
+    deadline_days_general: int = 30
+    deadline_days_major: int = 90
+    #: Where attachments (两照一表) are stored, content-addressed by sha256.
+    attachment_dir: str = str(Path(__file__).resolve().parents[1] / "var" / "attachments")
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    #: Accepted attachment types (checked by content, not by the name the client sends).
+    attachment_types: tuple[str, ...] = ("image/jpeg", "image/png", "application/pdf")
+    #: An overdue hazard goes one level up at most this often.
+    escalation_interval_days: int = 7
+    #: Public tip-offs per client address per hour.
+    tipoffs_per_hour: int = 5
+
+
+class StatsSettings(BaseSettings):
+    """Assessment: colour grades of the township ranking by rectification rate."""
+
+    model_config = _config("GRIDMAP_STATS_")
+
+    green_rate: float = 0.9
+    yellow_rate: float = 0.7
+
+
 class TaxonomySettings(BaseSettings):
     """Where deployment-specific taxonomies live (JSON files); empty = defaults."""
 
@@ -173,6 +200,8 @@ class Settings(BaseModel):
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
     coverage: CoverageSettings = Field(default_factory=CoverageSettings)
     taxonomy: TaxonomySettings = Field(default_factory=TaxonomySettings)
+    hazards: HazardSettings = Field(default_factory=HazardSettings)
+    stats: StatsSettings = Field(default_factory=StatsSettings)
 
 
 def load_settings() -> Settings:

@@ -46,6 +46,37 @@ DEFAULT_SECTORS: tuple[Category, ...] = (
 )
 OTHER = Category("other", "其他", "Other")
 
+#: Hazard categories (隐患类别) with their groups; ``unclassified`` is what a public
+#: tip-off arrives as until the command centre files it.
+HAZARD_GROUPS = {
+    "fire": ("消防", "Fire"), "electrical": ("电气", "Electrical"),
+    "hazardous_chemicals": ("危险化学品", "Hazardous chemicals"), "dust": ("粉尘", "Dust"),
+    "confined_space": ("有限空间", "Confined space"), "special_equipment": ("特种设备", "Special equipment"),
+    "construction": ("建筑施工", "Construction"), "transport": ("交通运输", "Transport"),
+    "occupational_health": ("职业健康", "Occupational health"), "other": ("其他", "Other"),
+}
+DEFAULT_HAZARD_CATEGORIES: tuple[Category, ...] = (
+    Category("fire_exit_blocked", "安全出口、疏散通道堵塞", "Blocked exits or escape routes", ("通道堵塞",), "fire"),
+    Category("fire_equipment", "消防设施缺失或失效", "Missing or failed fire equipment", ("灭火器", "消防设施"), "fire"),
+    Category("fire_other", "其他消防隐患", "Other fire hazard", ("消防",), "fire"),
+    Category("electrical_wiring", "私拉乱接电线", "Improvised wiring", ("乱拉电线", "私拉乱接"), "electrical"),
+    Category("electrical_protection", "漏电保护缺失", "Missing earth-leakage protection", ("漏电保护",), "electrical"),
+    Category("chemical_storage", "危化品储存不规范", "Improper chemical storage", ("危化品储存",), "hazardous_chemicals"),
+    Category("chemical_process", "危化品工艺安全隐患", "Chemical process safety", ("工艺安全",), "hazardous_chemicals"),
+    Category("dust_removal", "除尘系统缺陷", "Defective dust removal", ("除尘",), "dust"),
+    Category("dust_accumulation", "作业场所积尘", "Dust accumulation", ("积尘",), "dust"),
+    Category("confined_space_permit", "有限空间作业未审批", "Confined-space work without permit", ("有限空间",), "confined_space"),
+    Category("pressure_equipment", "锅炉压力容器隐患", "Boiler or pressure vessel", ("锅炉", "压力容器"), "special_equipment"),
+    Category("lifting_equipment", "起重机械隐患", "Lifting equipment", ("起重机械", "叉车"), "special_equipment"),
+    Category("scaffolding", "脚手架与模板支撑", "Scaffolding and formwork", ("脚手架",), "construction"),
+    Category("work_at_height", "高处作业防护缺失", "Unprotected work at height", ("高处作业",), "construction"),
+    Category("vehicle_safety", "车辆安全隐患", "Vehicle safety", ("车辆",), "transport"),
+    Category("dangerous_goods_transport", "危险货物运输隐患", "Dangerous goods transport", ("危货运输",), "transport"),
+    Category("occupational_exposure", "职业病危害因素超标", "Occupational exposure over limits", ("职业危害",), "occupational_health"),
+    Category("protective_equipment", "劳动防护用品缺失", "Missing protective equipment", ("防护用品",), "occupational_health"),
+    Category("unclassified", "待分类", "Unclassified", ("未分类",), "other"),
+)
+
 
 def _key(text: str) -> str:
     return re.sub(r"[\s_\-（）()]", "", str(text)).lower()
@@ -84,6 +115,14 @@ class Taxonomy:
     def label(self, category_id: str, lang: str = "zh") -> str:
         category = OTHER if category_id == OTHER.id else self.get(category_id)
         return category.zh if lang == "zh" else category.en
+
+
+def load_hazard_categories(path: str | Path | None = None) -> Taxonomy:
+    """The hazard category taxonomy: defaults, or a deployment's JSON file (same format
+    as sectors, with a ``group`` per category)."""
+    if not path:
+        return Taxonomy(DEFAULT_HAZARD_CATEGORIES)
+    return load_sectors(path)
 
 
 def load_sectors(path: str | Path | None = None) -> Taxonomy:

@@ -1,0 +1,535 @@
+"""Hazards (隐患) and their six-step closed loop (六步闭环).
+
+States: ``reported → filed → dispatched → rectifying → verifying → closed`` (上报 → 立案 →
+派遣 → 处置 → 核查 → 结案), plus ``rejected`` (not a hazard, or a duplicate of another,
+linked both ways) and ``verifying → rectifying`` when verification fails.
+
+Who may do what (role, and always within the user's scope):
+
+=====================  ==============================  ===========================
+transition             roles                           requires
+=====================  ==============================  ===========================
+reported → filed       admin, township_leader          major: supervising official
+                                                       and rectification plan
+                                                       (挂牌督办)
+reported/filed →       admin, township_leader          a note, or ``duplicate_of``
+rejected
+filed → dispatched     admin, township_leader
+dispatched →           admin, township_leader,
+rectifying             grid_staff
+rectifying →           admin, township_leader,         the actor is the rectifier
+verifying              grid_staff
+verifying → closed     admin, township_leader          after photo (major: also the
+                                                       responsibility sheet); the
+                                                       verifier is not the rectifier
+verifying →            admin, township_leader          a note (why it failed)
+rectifying
+=====================  ==============================  ===========================
+
+Anything else is an illegal transition (HTTP 409); a legal one by the wrong role is 403;
+a hazard outside the user's scope is 404. Every change is an event in the append-only
+``hazard_event`` log, written in the same transaction as the hazard row; the row is locked
+(``SELECT … FOR UPDATE``) first, so of two concurrent transitions exactly one wins and the
+other is refused with 409 — nothing is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from gridmap import coords
+from gridmap.auth import Scope
+from gridmap.boundaries import require_active_set
+from gridmap.errors import (
+    Conflict,
+    Forbidden,
+    IllegalTransition,
+    InvalidFile,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+)
+from gridmap.models import (
+    ATTACHMENT_KINDS,
+    HAZARD_GRADES,
+    HAZARD_SOURCES,
+    Enterprise,
+    Grid,
+    Hazard,
+    HazardAttachment,
+    HazardEvent,
+    User,
+)
+from gridmap.placement import place_records
+from gridmap.queries.grids import persons_by_role
+from gridmap.settings import HazardSettings
+from gridmap.taxonomy import HAZARD_GROUPS, Taxonomy, load_hazard_categories
+from gridmap.uscc import validate_uscc
+
+STATE_NAMES_ZH = {"reported": "已上报", "filed": "已立案", "dispatched": "已派遣", "rectifying": "整改中",
+                  "verifying": "待核查", "closed": "已结案", "rejected": "不予立案"}
+OPEN_STATES = ("reported", "filed", "dispatched", "rectifying", "verifying")
+_LEADERS = ("admin", "township_leader")
+_FIELD = ("admin", "township_leader", "grid_staff")
+TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("reported", "filed"): _LEADERS,
+    ("reported", "rejected"): _LEADERS,
+    ("filed", "rejected"): _LEADERS,
+    ("filed", "dispatched"): _LEADERS,
+    ("dispatched", "rectifying"): _FIELD,
+    ("rectifying", "verifying"): _FIELD,
+    ("verifying", "closed"): _LEADERS,
+    ("verifying", "rectifying"): _LEADERS,
+}
+_MAGIC = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"%PDF-": "application/pdf"}
+_SYSTEM = "system"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_overdue(hazard: Hazard, now: datetime | None = None) -> bool:
+    return hazard.status in OPEN_STATES and hazard.deadline < (now or _now())
+
+
+# ------------------------------------------------------------------------ creation
+
+def default_deadline(grade: str, settings: HazardSettings, start: datetime | None = None) -> datetime:
+    days = settings.deadline_days_major if grade == "major" else settings.deadline_days_general
+    return (start or _now()) + timedelta(days=days)
+
+
+def _add_event(session: Session, hazard: Hazard, seq: int, *, action: str, actor: User | None,
+               from_status: str | None = None, to_status: str | None = None, note: str | None = None,
+               attachment_ids: list[int] | None = None, data: dict | None = None) -> HazardEvent:
+    event = HazardEvent(hazard_id=hazard.id, seq=seq, action=action, from_status=from_status,
+                        to_status=to_status, actor_id=actor.id if actor else None,
+                        actor_name=actor.username if actor else _SYSTEM, note=note,
+                        attachment_ids=attachment_ids or [], data=data or {})
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _bump(session: Session, hazard_id: int, **values) -> int:
+    """Advance the hazard's version (the event sequence) under its row lock."""
+    return session.execute(
+        update(Hazard).where(Hazard.id == hazard_id)
+        .values(version=Hazard.version + 1, updated_at=func.now(), **values)
+        .returning(Hazard.version)
+    ).scalar_one()
+
+
+def create_hazard(session: Session, values: dict, *, actor: User | None, scope: Scope,
+                  settings: HazardSettings, tolerance_m: float = 50.0,
+                  categories: Taxonomy | None = None, public: bool = False) -> Hazard:
+    """Record a new hazard (status ``reported``), placed into its grid like an enterprise.
+
+    ``values``: ``lon``/``lat``/``crs`` and/or ``enterprise_uscc``; ``category``,
+    ``grade``, ``source``, ``description``; optional ``deadline``, ``supervising_official``,
+    ``rectification_plan``, ``inspection_id``.
+    """
+    categories = categories or load_hazard_categories()
+    if not public:
+        scope.require_write()
+    description = (values.get("description") or "").strip()
+    if not description:
+        raise InvalidInput("隐患描述不能为空", "the description is required")
+    grade = values.get("grade") or "general"
+    if grade not in HAZARD_GRADES:
+        raise InvalidInput(f"隐患等级应为 general 或 major，收到 {grade!r}", f"grade must be general or major, got {grade!r}")
+    source = values.get("source") or ("public_report" if public else "inspection")
+    if source not in HAZARD_SOURCES:
+        raise InvalidInput(f"未知来源 {source!r}", f"unknown source {source!r} (one of {', '.join(HAZARD_SOURCES)})")
+    category = categories.parse(values.get("category") or ("unclassified" if public else ""))
+    if category is None:
+        raise InvalidInput(f"未知隐患类别 {values.get('category')!r}", f"unknown hazard category {values.get('category')!r}")
+
+    enterprise = None
+    if values.get("enterprise_uscc"):
+        try:
+            uscc = validate_uscc(values["enterprise_uscc"])
+        except InvalidInput:
+            raise NotFound("企业不存在", "enterprise not found") from None
+        enterprise = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
+        if enterprise is None or not scope.allows(enterprise.home_code):
+            raise NotFound("企业不存在", "enterprise not found")
+    lon, lat = values.get("lon"), values.get("lat")
+    system = coords.parse_crs(values.get("crs"))
+    if (lon is None) != (lat is None):
+        raise InvalidInput("经度和纬度只填了一个", "only one of longitude and latitude is given")
+    if lon is None and enterprise is None:
+        raise InvalidInput("需要位置（经纬度）或企业统一社会信用代码", "a location (lon/lat) or an enterprise USCC is required")
+
+    boundary_set = require_active_set(session)
+    hazard = Hazard(category=category.id, grade=grade, source=source, description=description[:4000],
+                    status="reported", enterprise_id=enterprise.id if enterprise else None,
+                    reported_by_id=actor.id if actor else None, version=1,
+                    supervising_official=values.get("supervising_official"),
+                    rectification_plan=values.get("rectification_plan"),
+                    inspection_id=values.get("inspection_id"),
+                    reporter_contact=values.get("reporter_contact"))
+    if lon is not None:
+        coords.check_lonlat(float(lon), float(lat))
+        x, y = coords.to_cgcs2000(float(lon), float(lat), system)
+        placed = place_records(session, set_id=boundary_set.id, lon=[x], lat=[y], addresses=[None],
+                               tolerance_m=tolerance_m)[0]
+        hazard.source_lon, hazard.source_lat, hazard.source_crs = float(lon), float(lat), system
+        hazard.location = f"SRID=4490;POINT({float(x)!r} {float(y)!r})"
+        hazard.placement = placed.placement
+        for key in ("grid_code", "village_code", "township_code", "district_code"):
+            setattr(hazard, key, getattr(placed, key))
+        hazard.home_code = placed.home_code
+    else:
+        hazard.placement = enterprise.placement
+        hazard.grid_code = enterprise.grid_code
+        hazard.village_code = enterprise.village_code
+        hazard.township_code = enterprise.township_code
+        hazard.district_code = enterprise.district_code
+        hazard.home_code = enterprise.home_code
+        hazard.location = enterprise.location
+    if not public and not scope.allows(hazard.home_code):
+        raise Forbidden("隐患位置不在您的管辖范围内", "the hazard lies outside your scope")
+    deadline = values.get("deadline")
+    hazard.deadline = deadline or default_deadline(grade, settings)
+    session.add(hazard)
+    session.flush()
+    _add_event(session, hazard, 1, action="create", actor=actor, to_status="reported",
+               data={"source": source, "grade": grade, "category": category.id})
+    return hazard
+
+
+# ---------------------------------------------------------------------- transitions
+
+def _lock(session: Session, hazard_id: int, scope: Scope) -> Hazard:
+    try:
+        session.execute(text("SET LOCAL lock_timeout = '5s'"))
+        hazard = session.scalar(select(Hazard).where(Hazard.id == hazard_id)
+                                .with_for_update().execution_options(populate_existing=True))
+    except OperationalError as exc:
+        if getattr(getattr(exc, "orig", None), "sqlstate", "") == "55P03":
+            raise Conflict("该隐患正被他人处理，请稍后重试", "the hazard is being changed by someone else; retry") from None
+        raise
+    if hazard is None or not scope.allows(hazard.home_code):
+        raise NotFound("隐患不存在", "hazard not found")
+    return hazard
+
+
+def _attachments(session: Session, hazard_id: int) -> list[HazardAttachment]:
+    return list(session.scalars(select(HazardAttachment).where(HazardAttachment.hazard_id == hazard_id)
+                                .order_by(HazardAttachment.id)))
+
+
+def transition(session: Session, hazard_id: int, *, to: str, actor: User, scope: Scope,
+               note: str | None = None, attachment_ids: list[int] | None = None,
+               duplicate_of: int | None = None, supervising_official: str | None = None,
+               rectification_plan: str | None = None, category: str | None = None,
+               grade: str | None = None, deadline: datetime | None = None,
+               categories: Taxonomy | None = None) -> Hazard:
+    """Move a hazard to state ``to``; see the module docstring for the rules."""
+    hazard = _lock(session, hazard_id, scope)
+    current = hazard.status
+    allowed_roles = TRANSITIONS.get((current, to))
+    if allowed_roles is None:
+        targets = [t for (f, t) in TRANSITIONS if f == current]
+        allowed = "、".join(targets) if targets else "无"
+        raise IllegalTransition(
+            f"隐患 {hazard_id} 当前为“{STATE_NAMES_ZH.get(current, current)}”，不能转为 {to}（可转为：{allowed}）",
+            f"hazard {hazard_id} is {current}; it cannot go to {to} (allowed: {', '.join(targets) or 'none'})")
+    if scope.role not in allowed_roles:
+        raise Forbidden(f"角色 {scope.role} 不能执行 {current} → {to}",
+                        f"role {scope.role} may not move a hazard from {current} to {to}")
+    note = (note or "").strip() or None
+    attachment_ids = list(attachment_ids or [])
+    own = {a.id: a for a in _attachments(session, hazard.id)}
+    foreign = [a for a in attachment_ids if a not in own]
+    if foreign:
+        raise InvalidInput(f"附件 {foreign} 不属于该隐患", f"attachments {foreign} do not belong to this hazard")
+    changes: dict = {"status": to}
+    data: dict = {}
+
+    if category is not None or grade is not None:
+        if to != "filed":
+            raise InvalidInput("类别和等级只能在立案时修改", "category and grade can only be set when filing")
+        if category is not None:
+            found = (categories or load_hazard_categories()).parse(category)
+            if found is None:
+                raise InvalidInput(f"未知隐患类别 {category!r}", f"unknown hazard category {category!r}")
+            changes["category"] = found.id
+        if grade is not None:
+            if grade not in HAZARD_GRADES:
+                raise InvalidInput("隐患等级应为 general 或 major", "grade must be general or major")
+            changes["grade"] = grade
+    effective_grade = changes.get("grade", hazard.grade)
+    if supervising_official:
+        changes["supervising_official"] = supervising_official.strip()[:100]
+    if rectification_plan:
+        changes["rectification_plan"] = rectification_plan.strip()
+    if deadline is not None:
+        changes["deadline"] = deadline
+
+    if to == "filed" and effective_grade == "major":
+        if not changes.get("supervising_official", hazard.supervising_official) or \
+                not changes.get("rectification_plan", hazard.rectification_plan):
+            raise InvalidInput("重大隐患立案须指定督办人并提交整改方案（挂牌督办）",
+                               "a major hazard needs a supervising official and a rectification plan to be filed")
+    if to == "rejected":
+        if duplicate_of is not None:
+            if duplicate_of == hazard.id:
+                raise InvalidInput("不能标记为自身的重复", "a hazard cannot duplicate itself")
+            original = session.get(Hazard, duplicate_of)
+            if original is None or not scope.allows(original.home_code):
+                raise NotFound(f"隐患 {duplicate_of} 不存在", f"hazard {duplicate_of} not found")
+            changes["duplicate_of_id"] = duplicate_of
+            data["duplicate_of"] = duplicate_of
+        elif not note:
+            raise InvalidInput("不予立案须说明理由或指明重复的隐患", "rejecting needs a note or the hazard it duplicates")
+    elif duplicate_of is not None:
+        raise InvalidInput("duplicate_of 只用于不予立案", "duplicate_of is only for rejecting")
+    if current == "verifying" and to == "rectifying" and not note:
+        raise InvalidInput("核查不通过须说明理由", "a failed verification needs a note saying why")
+    if to == "verifying":
+        changes["rectifier_id"] = actor.id
+    if to == "closed":
+        kinds = {a.kind for a in own.values()}
+        if "after_photo" not in kinds:
+            raise InvalidInput("结案须上传整改后照片（两照一表）", "closing needs the after photo (两照一表)")
+        if effective_grade == "major" and "responsibility_sheet" not in kinds:
+            raise InvalidInput("重大隐患结案须上传整改责任表", "closing a major hazard needs the responsibility sheet")
+        if hazard.rectifier_id is not None and hazard.rectifier_id == actor.id:
+            raise Forbidden("核查人不能是整改人", "the verifier must not be the rectifier")
+        changes["verifier_id"] = actor.id
+        changes["closed_at"] = func.now()
+
+    seq = _bump(session, hazard.id, **changes)
+    _add_event(session, hazard, seq, action="transition", actor=actor, from_status=current, to_status=to,
+               note=note, attachment_ids=attachment_ids, data=data)
+    if to == "rejected" and duplicate_of is not None:
+        # The other side of the link: the original records that this one duplicates it.
+        other_seq = _bump(session, duplicate_of)
+        _add_event(session, session.get(Hazard, duplicate_of), other_seq, action="duplicate_linked",
+                   actor=actor, data={"duplicate": hazard.id})
+    session.refresh(hazard)
+    return hazard
+
+
+# ---------------------------------------------------------------------- attachments
+
+def _sniff(head: bytes) -> str | None:
+    for magic, kind in _MAGIC.items():
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+def add_attachment(session: Session, hazard_id: int, *, kind: str, filename: str, stream,
+                   actor: User | None, scope: Scope, settings: HazardSettings, public: bool = False
+                   ) -> HazardAttachment:
+    """Store an attachment (content-addressed by sha256) and record it as an event."""
+    if kind not in ATTACHMENT_KINDS:
+        raise InvalidInput(f"未知附件类型 {kind!r}", f"unknown attachment kind {kind!r} (one of {', '.join(ATTACHMENT_KINDS)})")
+    if not public:
+        scope.require_write()
+    hazard = _lock(session, hazard_id, scope if not public else Scope.everything())
+    if hazard.status in ("closed", "rejected"):
+        raise IllegalTransition("已结案或不予立案的隐患不能再添加附件",
+                                "a closed or rejected hazard takes no more attachments")
+    directory = Path(settings.attachment_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    tmp = directory / f".upload-{secrets.token_hex(8)}"
+    try:
+        with tmp.open("wb") as fh:
+            while chunk := stream.read(1 << 16):
+                size += len(chunk)
+                if size > settings.attachment_max_bytes:
+                    raise TooLarge(f"附件超过上限 {settings.attachment_max_bytes} 字节",
+                                   f"the attachment exceeds {settings.attachment_max_bytes} bytes")
+                if len(head) < 16:
+                    head += chunk[:16]
+                digest.update(chunk)
+                fh.write(chunk)
+        content_type = _sniff(head)
+        if size == 0 or content_type is None or content_type not in settings.attachment_types:
+            raise InvalidFile("附件须为 JPEG、PNG 图片或 PDF 文件", "attachments must be JPEG or PNG images or PDF files")
+        sha = digest.hexdigest()
+        target = directory / sha[:2] / sha
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            tmp.unlink()
+        else:
+            tmp.replace(target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    safe_name = re.sub(r"[^\w.\-\u4e00-\u9fff]", "_", Path(filename or "file").name)[:200] or "file"
+    attachment = HazardAttachment(hazard_id=hazard.id, kind=kind, filename=safe_name, content_type=content_type,
+                                  size=size, sha256=sha, storage_path=f"{sha[:2]}/{sha}",
+                                  uploaded_by_id=actor.id if actor else None)
+    session.add(attachment)
+    session.flush()
+    seq = _bump(session, hazard.id)
+    _add_event(session, hazard, seq, action="attach", actor=actor, attachment_ids=[attachment.id],
+               data={"kind": kind, "sha256": sha, "size": size})
+    return attachment
+
+
+def attachment_file(session: Session, attachment_id: int, *, scope: Scope, settings: HazardSettings
+                    ) -> tuple[HazardAttachment, Path]:
+    attachment = session.get(HazardAttachment, attachment_id)
+    hazard = session.get(Hazard, attachment.hazard_id) if attachment else None
+    if attachment is None or hazard is None or not scope.allows(hazard.home_code):
+        raise NotFound("附件不存在", "attachment not found")
+    return attachment, Path(settings.attachment_dir) / attachment.storage_path
+
+
+# ------------------------------------------------------------------------ escalation
+
+def escalate_overdue(session: Session, *, settings: HazardSettings, now: datetime | None = None,
+                     scope: Scope | None = None) -> list[dict]:
+    """Escalate every overdue hazard one level up the grid hierarchy (village → township →
+    district responsible person), at most once per ``escalation_interval_days``; each
+    escalation is an event naming the level, the grid and its first-responsible persons."""
+    now = now or _now()
+    scope = scope or Scope.everything()
+    interval = timedelta(days=settings.escalation_interval_days)
+    where = [Hazard.status.in_(OPEN_STATES), Hazard.deadline < now, Hazard.escalation_level < 2,
+             (Hazard.escalated_at.is_(None)) | (Hazard.escalated_at < now - interval)]
+    if scope.code is not None:
+        where.append(scope.filter(Hazard.home_code))
+    candidates = session.scalars(select(Hazard.id).where(*where).order_by(Hazard.id)).all()
+    boundary_set = require_active_set(session)
+    done = []
+    for hazard_id in candidates:
+        hazard = session.scalar(select(Hazard).where(Hazard.id == hazard_id).with_for_update(skip_locked=True)
+                                .execution_options(populate_existing=True))
+        if hazard is None or not (hazard.status in OPEN_STATES and hazard.deadline < now):
+            continue
+        level = hazard.escalation_level + 1
+        target = hazard.township_code if level == 1 and hazard.township_code else hazard.district_code
+        if level == 1 and not hazard.township_code:
+            level = 2
+        if target is None:
+            continue
+        name = session.scalar(select(Grid.name).where(Grid.set_id == boundary_set.id, Grid.code == target))
+        responsible = persons_by_role(session=session, codes=[target])[target].get("first_responsible", [])
+        seq = _bump(session, hazard.id, escalation_level=level, escalated_at=now)
+        data = {"level": level, "target_code": target, "target_name": name,
+                "responsible": [{"name": p["name"], "phone": p["phone"]} for p in responsible],
+                "deadline": hazard.deadline.isoformat(), "overdue_days": (now - hazard.deadline).days}
+        _add_event(session, hazard, seq, action="escalate", actor=None, data=data,
+                   note=f"逾期未整改，升级至{name or target} / overdue, escalated to {target}")
+        done.append({"hazard_id": hazard.id, **data})
+    return done
+
+
+# -------------------------------------------------------------------------- reading
+
+def hazard_public(hazard: Hazard, now: datetime | None = None) -> dict:
+    return {
+        "id": hazard.id, "status": hazard.status, "status_zh": STATE_NAMES_ZH[hazard.status],
+        "category": hazard.category, "grade": hazard.grade, "source": hazard.source,
+        "description": hazard.description, "deadline": hazard.deadline, "overdue": is_overdue(hazard, now),
+        "placement": hazard.placement, "grid_code": hazard.grid_code, "village_code": hazard.village_code,
+        "township_code": hazard.township_code, "district_code": hazard.district_code,
+        "source_lon": hazard.source_lon, "source_lat": hazard.source_lat, "source_crs": hazard.source_crs,
+        "supervising_official": hazard.supervising_official, "rectification_plan": hazard.rectification_plan,
+        "escalation_level": hazard.escalation_level, "duplicate_of": hazard.duplicate_of_id,
+        "created_at": hazard.created_at, "updated_at": hazard.updated_at, "closed_at": hazard.closed_at,
+        "version": hazard.version,
+    }
+
+
+def hazard_detail(session: Session, hazard_id: int, scope: Scope) -> dict:
+    hazard = session.get(Hazard, hazard_id)
+    if hazard is None or not scope.allows(hazard.home_code):
+        raise NotFound("隐患不存在", "hazard not found")
+    events = session.scalars(select(HazardEvent).where(HazardEvent.hazard_id == hazard.id).order_by(HazardEvent.seq))
+    duplicates = session.scalars(select(Hazard.id).where(Hazard.duplicate_of_id == hazard.id).order_by(Hazard.id)).all()
+    uscc = session.scalar(select(Enterprise.uscc).where(Enterprise.id == hazard.enterprise_id)) if hazard.enterprise_id else None
+    return {
+        **hazard_public(hazard), "enterprise_uscc": uscc, "duplicates": list(duplicates),
+        "events": [{"seq": e.seq, "action": e.action, "from_status": e.from_status, "to_status": e.to_status,
+                    "actor": e.actor_name, "at": e.at, "note": e.note, "attachment_ids": e.attachment_ids,
+                    "data": e.data} for e in events],
+        "attachments": [{"id": a.id, "kind": a.kind, "filename": a.filename, "content_type": a.content_type,
+                         "size": a.size, "sha256": a.sha256, "uploaded_at": a.uploaded_at}
+                        for a in _attachments(session, hazard.id)],
+    }
+
+
+def list_hazards(session: Session, *, scope: Scope, grid: str | None = None, status: str | None = None,
+                 overdue: bool | None = None, grade: str | None = None, limit: int = 100, offset: int = 0
+                 ) -> tuple[list[dict], int]:
+    now = _now()
+    where = [scope.filter(Hazard.home_code)] if scope.code else []
+    if grid:
+        where.append(Hazard.home_code.startswith(grid, autoescape=True))
+    if status:
+        if status not in STATE_NAMES_ZH:
+            raise InvalidInput(f"未知状态 {status}", f"unknown status {status}")
+        where.append(Hazard.status == status)
+    if grade:
+        where.append(Hazard.grade == grade)
+    if overdue is not None:
+        late = Hazard.status.in_(OPEN_STATES) & (Hazard.deadline < now)
+        where.append(late if overdue else ~late)
+    total = session.scalar(select(func.count()).select_from(Hazard).where(*where))
+    rows = session.scalars(select(Hazard).where(*where).order_by(Hazard.id.desc()).limit(limit).offset(offset)).all()
+    return [hazard_public(h, now) for h in rows], total
+
+
+# ------------------------------------------------------------------- public tip-offs
+
+_TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def submit_tipoff(session: Session, *, lon: float, lat: float, crs: str | None, description: str,
+                  contact: str | None, settings: HazardSettings, tolerance_m: float = 50.0) -> Hazard:
+    """A public tip-off (举报): enters as ``reported``, source ``public_report``; returns the
+    hazard, whose ``tracking_code`` lets the reporter follow its status and nothing else."""
+    if not description or not description.strip():
+        raise InvalidInput("请描述隐患情况", "please describe the hazard")
+    if len(description) > 2000:
+        raise InvalidInput("描述过长（最多 2000 字）", "the description is too long (2000 characters at most)")
+    if lon is None or lat is None or not (math.isfinite(lon) and math.isfinite(lat)):
+        raise InvalidInput("请提供位置（经纬度）", "please give the location (lon/lat)")
+    hazard = create_hazard(session, {"lon": lon, "lat": lat, "crs": crs, "description": description,
+                                     "source": "public_report", "category": "unclassified",
+                                     "reporter_contact": (contact or "").strip()[:100] or None},
+                           actor=None, scope=Scope.everything(), settings=settings,
+                           tolerance_m=tolerance_m, public=True)
+    code = "JB" + "".join(secrets.choice(_TRACKING_ALPHABET) for _ in range(12))
+    hazard.tracking_code = code
+    session.flush()
+    return hazard
+
+
+def tipoff_status(session: Session, tracking_code: str) -> dict:
+    hazard = session.scalar(select(Hazard).where(Hazard.tracking_code == tracking_code.strip().upper()))
+    if hazard is None:
+        raise NotFound("查询码不存在", "unknown tracking code")
+    return {"tracking_code": hazard.tracking_code, "status": hazard.status,
+            "status_zh": STATE_NAMES_ZH[hazard.status], "updated_at": hazard.updated_at}
+
+
+def hazard_categories(categories: Taxonomy | None = None) -> list[dict]:
+    categories = categories or load_hazard_categories()
+    return [{"id": c.id, "zh": c.zh, "en": c.en, "group": c.group,
+             "group_zh": HAZARD_GROUPS.get(c.group or "other", ("其他", "Other"))[0]} for c in categories.categories]
+
+
+__all__ = ["create_hazard", "transition", "add_attachment", "escalate_overdue", "hazard_detail",
+           "list_hazards", "submit_tipoff", "tipoff_status", "TRANSITIONS", "STATE_NAMES_ZH"]
