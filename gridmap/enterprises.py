@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from gridmap import coords
 from gridmap.auth import Scope
 from gridmap.boundaries import require_active_set
+from gridmap.density import cells_r9, refresh_density
 from gridmap.errors import Conflict, Forbidden, GridmapError, InvalidInput, NotFound
 from gridmap.files import map_columns, read_table
 from gridmap.models import PLACEMENTS, Enterprise
@@ -245,34 +246,35 @@ def _upsert(session: Session, records: list[dict], placements: list[Placement], 
             risk_level text, safety_class text, major_hazard_grade smallint, department text,
             source_lon float8, source_lat float8, source_crs text, lon float8, lat float8,
             placement text, grid_code text, village_code text, township_code text,
-            district_code text, home_code text, placement_detail jsonb) ON COMMIT DROP
+            district_code text, home_code text, placement_detail jsonb, h3_r9 bigint) ON COMMIT DROP
         """))
     session.execute(text("TRUNCATE enterprise_stage"))
+    cells = cells_r9([r["lon"] for r in records], [r["lat"] for r in records])
     raw = session.connection().connection.driver_connection
     columns = ("uscc", "name", "address", "sector", "sector_raw", "scale", "risk_level", "safety_class",
                "major_hazard_grade", "department", "source_lon", "source_lat", "source_crs", "lon", "lat")
     with raw.cursor() as cur:
         with cur.copy(f"COPY enterprise_stage ({', '.join(columns)}, placement, grid_code, village_code,"
-                      " township_code, district_code, home_code, placement_detail) FROM STDIN") as copy:
-            for record, placed in zip(records, placements):
+                      " township_code, district_code, home_code, placement_detail, h3_r9) FROM STDIN") as copy:
+            for record, placed, cell in zip(records, placements, cells):
                 values = [record[c] for c in columns]
                 values[13] = None if math.isnan(values[13]) else values[13]
                 values[14] = None if math.isnan(values[14]) else values[14]
                 copy.write_row((*values, placed.placement, placed.grid_code, placed.village_code,
                                 placed.township_code, placed.district_code, placed.home_code,
-                                json.dumps(placed.detail, ensure_ascii=False)))
+                                json.dumps(placed.detail, ensure_ascii=False), cell))
     changed = " OR ".join(f"e.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in _COMPARED + ("placement", "grid_code", "home_code"))
     result = session.execute(text(
         f"""
         INSERT INTO enterprise AS e (uscc, name, address, sector, sector_raw, scale, risk_level,
             safety_class, major_hazard_grade, department, source_lon, source_lat, source_crs,
             location, placement, grid_code, village_code, township_code, district_code,
-            home_code, placement_detail, placed_set_id)
+            home_code, placement_detail, placed_set_id, h3_r9)
         SELECT uscc, name, address, sector, sector_raw, scale, risk_level, safety_class,
                major_hazard_grade, department, source_lon, source_lat, source_crs,
                CASE WHEN lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(lon, lat), 4490) END,
                placement, grid_code, village_code, township_code, district_code, home_code,
-               placement_detail, :set_id
+               placement_detail, :set_id, h3_r9
         FROM enterprise_stage
         ON CONFLICT (uscc) DO UPDATE SET
             name = EXCLUDED.name, address = EXCLUDED.address, sector = EXCLUDED.sector,
@@ -285,7 +287,7 @@ def _upsert(session: Session, records: list[dict], placements: list[Placement], 
             village_code = EXCLUDED.village_code, township_code = EXCLUDED.township_code,
             district_code = EXCLUDED.district_code, home_code = EXCLUDED.home_code,
             placement_detail = EXCLUDED.placement_detail, placed_set_id = EXCLUDED.placed_set_id,
-            updated_at = now()
+            h3_r9 = EXCLUDED.h3_r9, updated_at = now()
         WHERE {changed}
         RETURNING (xmax = 0) AS inserted
         """), {"set_id": set_id}).scalars().all()
@@ -302,6 +304,13 @@ def _upsert(session: Session, records: list[dict], placements: list[Placement], 
         WHERE enterprise_placement.placement IS DISTINCT FROM EXCLUDED.placement
            OR enterprise_placement.grid_code IS DISTINCT FROM EXCLUDED.grid_code
         """), {"set_id": set_id})
+    if result:
+        # Old and new districts of what changed: their density aggregates are rebuilt.
+        touched = {p.home_code[:6] for p in placements if p.home_code}
+        touched |= set(session.scalars(text(
+            "SELECT DISTINCT left(e.home_code, 6) FROM enterprise e JOIN enterprise_stage s ON s.uscc = e.uscc"
+            " WHERE e.home_code IS NOT NULL")).all())
+        refresh_density(session, touched)
     session.execute(text("TRUNCATE enterprise_stage"))
     return added, updated, len(records) - added - updated
 

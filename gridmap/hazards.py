@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 from gridmap import coords
 from gridmap.auth import Scope
 from gridmap.boundaries import require_active_set
+from gridmap.density import RESOLUTIONS, ensure_cells, hazard_cells, parent
 from gridmap.errors import (
     Conflict,
     Forbidden,
@@ -186,6 +187,7 @@ def create_hazard(session: Session, values: dict, *, actor: User | None, scope: 
                                tolerance_m=tolerance_m)[0]
         hazard.source_lon, hazard.source_lat, hazard.source_crs = float(lon), float(lat), system
         hazard.location = f"SRID=4490;POINT({float(x)!r} {float(y)!r})"
+        hazard.h3_cells = hazard_cells(float(x), float(y))
         hazard.placement = placed.placement
         for key in ("grid_code", "village_code", "township_code", "district_code"):
             setattr(hazard, key, getattr(placed, key))
@@ -198,12 +200,16 @@ def create_hazard(session: Session, values: dict, *, actor: User | None, scope: 
         hazard.district_code = enterprise.district_code
         hazard.home_code = enterprise.home_code
         hazard.location = enterprise.location
+        if enterprise.h3_r9 is not None:
+            hazard.h3_cells = [parent(enterprise.h3_r9, res) for res in RESOLUTIONS]
     if not public and not scope.allows(hazard.home_code):
         raise Forbidden("隐患位置不在您的管辖范围内", "the hazard lies outside your scope")
     deadline = values.get("deadline")
     hazard.deadline = deadline or default_deadline(grade, settings)
     session.add(hazard)
     session.flush()
+    if hazard.h3_cells:
+        ensure_cells(session, {res: {cell} for res, cell in zip(RESOLUTIONS, hazard.h3_cells)})
     _add_event(session, hazard, 1, action="create", actor=actor, to_status="reported",
                data={"source": source, "grade": grade, "category": category.id})
     return hazard

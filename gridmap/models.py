@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -30,7 +31,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SRID = 4490
@@ -136,6 +137,12 @@ class Grid(Base):
     is_leaf: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     properties: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
+    #: Web Mercator copies for vector tiles, kept by PostgreSQL itself: exact, and
+    #: simplified (10 m) for low zooms.
+    geom_3857 = mapped_column(Geometry("MULTIPOLYGON", srid=3857, spatial_index=True),
+                              Computed("ST_Transform(geom, 3857)", persisted=True))
+    geom_3857_low = mapped_column(Geometry("GEOMETRY", srid=3857, spatial_index=True),
+                                  Computed("ST_SimplifyPreserveTopology(ST_Transform(geom, 3857), 10.0)", persisted=True))
 
     boundary_set: Mapped[BoundarySet] = relationship(back_populates="grids")
 
@@ -219,6 +226,10 @@ class Enterprise(Base):
     department: Mapped[str | None] = mapped_column(String(100), index=True)
     #: Location in CGCS2000, converted from the coordinates as given.
     location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=True)
+    location_3857 = mapped_column(Geometry("POINT", srid=3857, spatial_index=True),
+                                  Computed("ST_Transform(location, 3857)", persisted=True))
+    #: H3 cell (resolution 9) of the location, for density aggregation.
+    h3_r9: Mapped[int | None] = mapped_column(BigInteger)
     #: Coordinates exactly as given, and the system they were declared in.
     source_lon: Mapped[float | None] = mapped_column(Float)
     source_lat: Mapped[float | None] = mapped_column(Float)
@@ -319,6 +330,11 @@ class Hazard(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="SET NULL"), index=True)
     location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=True)
+    location_3857 = mapped_column(Geometry("POINT", srid=3857, spatial_index=True),
+                                  Computed("ST_Transform(location, 3857)", persisted=True))
+    #: H3 cells of the location at resolutions 4..9 (index 1 = resolution 4), so the
+    #: density layer can group open hazards per hexagon in SQL.
+    h3_cells: Mapped[list | None] = mapped_column(ARRAY(BigInteger))
     source_lon: Mapped[float | None] = mapped_column(Float)
     source_lat: Mapped[float | None] = mapped_column(Float)
     source_crs: Mapped[str | None] = mapped_column(String(10))
@@ -482,3 +498,68 @@ class Patrol(Base):
     district_code: Mapped[str | None] = mapped_column(String(6))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# ------------------------------------------------------------------ map layers
+
+class EnterpriseDensity(Base):
+    """Enterprises aggregated per H3 cell and home grid, for low-zoom tiles and the
+    density layer; rebuilt per district after imports and re-placement."""
+
+    __tablename__ = "enterprise_density"
+
+    res: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    cell: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    home_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(6), index=True)
+    enterprises: Mapped[int] = mapped_column(Integer)
+    #: Enterprises weighted by risk level (major 4, high 3, medium 2, low/none 1).
+    weighted: Mapped[int] = mapped_column(Integer)
+
+
+class H3Cell(Base):
+    """Hexagon shapes of the H3 cells in use (Web Mercator), for tiles and GeoJSON."""
+
+    __tablename__ = "h3_cell"
+
+    res: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    cell: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(Geometry("POLYGON", srid=SRID, spatial_index=False), nullable=False)
+    geom_3857 = mapped_column(Geometry("POLYGON", srid=3857, spatial_index=True),
+                              Computed("ST_Transform(geom, 3857)", persisted=True))
+
+
+class GridStatus(Base):
+    """The latest coverage score and status of each grid (what the map colours by)."""
+
+    __tablename__ = "grid_status"
+
+    set_id: Mapped[int] = mapped_column(ForeignKey("boundary_set.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(10))
+    problems: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CoverageProblem(Base):
+    """Gap, overlap and outside-parent polygons found by the last coverage run."""
+
+    __tablename__ = "coverage_problem"
+    __table_args__ = (
+        CheckConstraint("kind IN ('gap', 'overlap', 'outside_parent')", name="kind"),
+        Index("ix_coverage_problem_parent_code", "parent_code", postgresql_ops={"parent_code": "text_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("boundary_set.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str] = mapped_column(String(20))
+    codes: Mapped[list] = mapped_column(JSONB, default=list)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
+    geom_3857 = mapped_column(Geometry("MULTIPOLYGON", srid=3857, spatial_index=True),
+                              Computed("ST_Transform(geom, 3857)", persisted=True))
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -65,10 +65,10 @@ class DatabaseSettings(BaseSettings):
 
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
-        validation_alias=AliasChoices("DATABASE_URL", "GRIDMAP_DATABASE_URL"),
+        validation_alias=AliasChoices("DATABASE_URL", "GRIDMAP_DATABASE_URL", "database_url"),
     )
     test_database_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("GRIDMAP_TEST_DATABASE_URL")
+        default=None, validation_alias=AliasChoices("GRIDMAP_TEST_DATABASE_URL", "test_database_url")
     )
     pool_size: int = 10
     max_overflow: int = 10

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from gridmap.boundaries import _sha256, activate, active_set, import_boundaries
+from gridmap.boundaries import activate, active_set, file_sha256, import_boundaries
 from gridmap.errors import InvalidInput
 from gridmap.settings import Settings
 

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
+
+from api.deps import BoundarySetDep, ScopeDep, SessionDep
+from gridmap import tiles
+
+router = APIRouter(tags=["layers"])
+LayerPath = Annotated[str, Path(pattern="^(grids|enterprises|hazards|coverage|density)$",
+                                description="grids | enterprises | hazards | coverage | density")]
+LevelQuery = Annotated[str | None, Query(max_length=60, description="层级，逗号分隔 / levels, comma-separated")]
+
+
+class FeatureCollection(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    name: str
+    zoom: int
+    features: list[dict[str, Any]]
+
+
+@router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", summary="矢量瓦片 / Mapbox Vector Tile",
+            response_class=Response, responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}})
+def tile(layer: LayerPath, z: Annotated[int, Path(ge=0, le=22)], x: Annotated[int, Path(ge=0)],
+         y: Annotated[int, Path(ge=0)], session: SessionDep, scope: ScopeDep, boundary_set: BoundarySetDep,
+         level: LevelQuery = None) -> Response:
+    data = tiles.render_tile(session, layer, z, x, y, scope=scope, set_id=boundary_set.id, level=level)
+    return Response(content=data, media_type="application/vnd.mapbox-vector-tile",
+                    headers={"Cache-Control": "private, max-age=60"})
+
+
+@router.get("/api/v1/layers/{layer}", response_model=FeatureCollection, summary="图层 GeoJSON / a layer as GeoJSON")
+def layer(layer: LayerPath, session: SessionDep, scope: ScopeDep, boundary_set: BoundarySetDep,
+          bbox: Annotated[str | None, Query(max_length=120, description="minx,miny,maxx,maxy（经纬度）")] = None,
+          level: LevelQuery = None,
+          zoom: Annotated[int | None, Query(ge=0, le=22, description="按该缩放级别聚合 / aggregate as at this zoom")] = None) -> dict:
+    return tiles.layer_geojson(session, layer, scope=scope, set_id=boundary_set.id, bbox=tiles.parse_bbox(bbox),
+                               level=level, zoom=zoom)

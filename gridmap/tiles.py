@@ -1,0 +1,275 @@
+"""Map layers as Mapbox Vector Tiles and as GeoJSON, scope applied in SQL.
+
+Layers (:data:`LAYERS`):
+
+``grids``
+    grid polygons of the active boundary set with the last coverage ``score`` and
+    ``status``; levels by zoom unless asked (district/township ≤ z9, township/village
+    z10-12, village/micro ≥ z13); generalised geometry (10 m) below z12.
+``enterprises``
+    points with risk, sector, placement from z12; below, H3 aggregates (centroids with
+    ``count`` and ``weighted``) from ``enterprise_density`` — never raw points at low zoom.
+    A z12+ tile that would still hold more than :data:`MAX_RAW_POINTS` points falls back
+    to resolution-9 aggregates, so a tile stays small.
+``hazards``
+    points with status, grade, overdue from z12; below, H3 aggregates of open hazards.
+``coverage``
+    gap, overlap and outside-parent polygons of the last coverage run.
+``density``
+    H3 hexagons (resolution by zoom, :func:`gridmap.density.resolution_for_zoom`):
+    enterprises and risk-weighted enterprises, open hazards weighted by grade (general
+    1, major 3) and overdue ones.
+
+Geometry comes from generated Web Mercator columns (``geom_3857``), so tiles need no
+per-row reprojection; everything is filtered with the GiST indexes on those columns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gridmap.auth import Scope
+from gridmap.codes import LEVELS
+from gridmap.density import resolution_for_zoom
+from gridmap.errors import InvalidInput, NotFound, TooLarge
+
+LAYERS = ("grids", "enterprises", "hazards", "coverage", "density")
+MAX_ZOOM = 22
+RAW_POINTS_FROM_ZOOM = 12
+MAX_RAW_POINTS = 20_000
+#: GeoJSON: largest bbox (square degrees) and most features per response.
+MAX_BBOX_DEG2 = 25.0
+MAX_GEOJSON_FEATURES = 20_000
+_OPEN = "('reported','filed','dispatched','rectifying','verifying')"
+
+
+def default_levels(zoom: int) -> list[str]:
+    if zoom <= 9:
+        return ["district", "township", "direct"]
+    if zoom <= 12:
+        return ["township", "direct", "village"]
+    return ["village", "micro", "direct"]
+
+
+def parse_levels(level: str | None, zoom: int) -> list[str]:
+    if not level:
+        return default_levels(zoom)
+    levels = [part.strip() for part in level.split(",") if part.strip()]
+    unknown = [lv for lv in levels if lv not in LEVELS]
+    if unknown or not levels:
+        raise InvalidInput(f"未知层级 {','.join(unknown) or level}", f"unknown level {','.join(unknown) or level}")
+    return levels
+
+
+def _scope_sql(scope: Scope, column: str, params: dict) -> str:
+    if scope.code is None:
+        return "TRUE"
+    params["scope_prefix"] = scope.code.replace("\\", "").replace("%", "").replace("_", "") + "%"
+    return f"{column} LIKE :scope_prefix"
+
+
+# ---------------------------------------------------------------- layer queries
+# Each builder returns SQL selecting the properties plus a column ``g`` (Web Mercator
+# geometry), filtered by the envelope ``env`` (a CTE column in 3857).
+
+def _grids(params: dict, scope: Scope, zoom: int, level: str | None) -> str:
+    params["levels"] = parse_levels(level, zoom)
+    column = "g.geom_3857_low" if zoom < 12 else "g.geom_3857"
+    return f"""
+        SELECT g.code, g.name, g.level, g.parent_code, g.population,
+               COALESCE(s.score, -1) AS score, COALESCE(s.status, 'unknown') AS status,
+               {column} AS g
+        FROM grid g LEFT JOIN grid_status s ON s.set_id = g.set_id AND s.code = g.code, env
+        WHERE g.set_id = :set_id AND g.level = ANY(:levels) AND {column} && env.e
+          AND {_scope_sql(scope, 'g.code', params)}
+    """
+
+
+def _enterprise_points(params: dict, scope: Scope) -> str:
+    return f"""
+        SELECT e.uscc, e.name, e.sector, COALESCE(e.risk_level, '') AS risk_level,
+               e.placement, COALESCE(e.grid_code, '') AS grid_code, e.location_3857 AS g
+        FROM enterprise e, env
+        WHERE e.location_3857 && env.e AND {_scope_sql(scope, 'e.home_code', params)}
+    """
+
+
+def _enterprise_cells(params: dict, scope: Scope, res: int) -> str:
+    params["res"] = res
+    return f"""
+        SELECT d.cell::text AS cell, d.res, sum(d.enterprises)::int AS count,
+               sum(d.weighted)::int AS weighted, ST_Centroid(c.geom_3857) AS g
+        FROM enterprise_density d JOIN h3_cell c ON c.res = d.res AND c.cell = d.cell, env
+        WHERE d.res = :res AND c.geom_3857 && env.e AND {_scope_sql(scope, 'd.home_code', params)}
+        GROUP BY d.cell, d.res, c.geom_3857
+    """
+
+
+def _hazard_points(params: dict, scope: Scope) -> str:
+    return f"""
+        SELECT h.id, h.status, h.grade, h.category, h.source, COALESCE(h.grid_code, '') AS grid_code,
+               (h.status IN {_OPEN} AND h.deadline < now()) AS overdue, h.location_3857 AS g
+        FROM hazard h, env
+        WHERE h.location_3857 && env.e AND {_scope_sql(scope, 'h.home_code', params)}
+    """
+
+
+def _hazard_cells(params: dict, scope: Scope, res: int) -> str:
+    params["res"] = res
+    return f"""
+        SELECT c.cell::text AS cell, c.res, x.count, x.weighted, x.overdue, ST_Centroid(c.geom_3857) AS g
+        FROM (SELECT h.h3_cells[:res - 3] AS cell, count(*)::int AS count,
+                     sum(CASE h.grade WHEN 'major' THEN 3 ELSE 1 END)::int AS weighted,
+                     (count(*) FILTER (WHERE h.deadline < now()))::int AS overdue
+              FROM hazard h, env
+              WHERE h.status IN {_OPEN} AND h.location_3857 && env.e AND h.h3_cells IS NOT NULL
+                AND {_scope_sql(scope, 'h.home_code', params)}
+              GROUP BY 1) x
+        JOIN h3_cell c ON c.res = :res AND c.cell = x.cell
+    """
+
+
+def _coverage(params: dict, scope: Scope) -> str:
+    return f"""
+        SELECT p.kind, p.parent_code, p.codes::text AS codes, round(p.area_m2::numeric, 1)::float AS area_m2,
+               p.geom_3857 AS g
+        FROM coverage_problem p, env
+        WHERE p.set_id = :set_id AND p.geom_3857 && env.e AND {_scope_sql(scope, 'p.parent_code', params)}
+    """
+
+
+def _density(params: dict, scope: Scope, res: int) -> str:
+    params["res"] = res
+    enterprise_scope = _scope_sql(scope, "d.home_code", params)
+    hazard_scope = _scope_sql(scope, "h.home_code", params)
+    return f"""
+        WITH cells AS (SELECT c.cell, c.geom_3857 FROM h3_cell c, env WHERE c.res = :res AND c.geom_3857 && env.e),
+        e AS (SELECT d.cell, sum(d.enterprises)::int AS n, sum(d.weighted)::int AS w
+              FROM enterprise_density d JOIN cells USING (cell)
+              WHERE d.res = :res AND {enterprise_scope} GROUP BY d.cell),
+        h AS (SELECT h.h3_cells[:res - 3] AS cell, count(*)::int AS n,
+                     sum(CASE h.grade WHEN 'major' THEN 3 ELSE 1 END)::int AS w,
+                     (count(*) FILTER (WHERE h.deadline < now()))::int AS overdue
+              FROM hazard h
+              WHERE h.status IN {_OPEN} AND h.h3_cells IS NOT NULL AND h.h3_cells[:res - 3] IN (SELECT cell FROM cells)
+                AND {hazard_scope}
+              GROUP BY 1)
+        SELECT cells.cell::text AS cell, :res AS res, COALESCE(e.n, 0) AS enterprises,
+               COALESCE(e.w, 0) AS enterprises_weighted, COALESCE(h.n, 0) AS hazards_open,
+               COALESCE(h.w, 0) AS hazards_weighted, COALESCE(h.overdue, 0) AS hazards_overdue,
+               cells.geom_3857 AS g
+        FROM cells LEFT JOIN e USING (cell) LEFT JOIN h USING (cell)
+        WHERE e.n IS NOT NULL OR h.n IS NOT NULL
+    """
+
+
+def _raw_count(session: Session, table: str, column: str, scope_column: str, scope: Scope, env_sql: str,
+               params: dict) -> int:
+    local = dict(params)
+    where = _scope_sql(scope, scope_column, local)
+    return session.execute(text(
+        f"WITH env AS ({env_sql}) SELECT count(*) FROM (SELECT 1 FROM {table} t, env WHERE t.{column} && env.e"
+        f" AND {where.replace(scope_column, 't.' + scope_column.split('.')[-1])} LIMIT {MAX_RAW_POINTS + 1}) x"),
+        local).scalar_one()
+
+
+def _layer_sql(session: Session, layer: str, *, scope: Scope, zoom: int, level: str | None,
+               env_sql: str, params: dict) -> tuple[str, str]:
+    """(SQL, mvt layer name) for one layer at one zoom."""
+    if layer == "grids":
+        return _grids(params, scope, zoom, level), "grids"
+    if layer == "coverage":
+        return _coverage(params, scope), "coverage"
+    if layer == "density":
+        return _density(params, scope, resolution_for_zoom(zoom)), "density"
+    if layer == "enterprises":
+        if zoom >= RAW_POINTS_FROM_ZOOM and _raw_count(
+                session, "enterprise", "location_3857", "e.home_code", scope, env_sql, params) <= MAX_RAW_POINTS:
+            return _enterprise_points(params, scope), "enterprises"
+        res = resolution_for_zoom(zoom) if zoom < RAW_POINTS_FROM_ZOOM else 9
+        return _enterprise_cells(params, scope, res), "enterprises_aggregated"
+    if layer == "hazards":
+        if zoom >= RAW_POINTS_FROM_ZOOM:
+            return _hazard_points(params, scope), "hazards"
+        return _hazard_cells(params, scope, resolution_for_zoom(zoom)), "hazards_aggregated"
+    raise NotFound(f"图层 {layer} 不存在（可选：{', '.join(LAYERS)}）", f"layer {layer} not found (one of: {', '.join(LAYERS)})")
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    if not (0 <= z <= MAX_ZOOM) or not (0 <= x < 2**z) or not (0 <= y < 2**z):
+        raise NotFound(f"瓦片 {z}/{x}/{y} 不存在", f"tile {z}/{x}/{y} does not exist")
+
+
+def render_tile(session: Session, layer: str, z: int, x: int, y: int, *, scope: Scope, set_id: int,
+                level: str | None = None) -> bytes:
+    """One Mapbox Vector Tile (possibly empty) of a layer."""
+    check_tile(z, x, y)
+    params = {"z": z, "x": x, "y": y, "set_id": set_id}
+    env_sql = "SELECT ST_TileEnvelope(:z, :x, :y) AS e"
+    sql, name = _layer_sql(session, layer, scope=scope, zoom=z, level=level, env_sql=env_sql, params=params)
+    params["layer_name"] = name
+    # ST_AsMVT expands a jsonb column into the features' attributes.
+    data = session.execute(text(
+        f"""
+        WITH env AS ({env_sql}), f AS ({sql})
+        SELECT ST_AsMVT(t.*, :layer_name, 4096, 'mvt_geom')
+        FROM (SELECT to_jsonb(f) - 'g' AS props, ST_AsMVTGeom(f.g, env.e, 4096, 64, true) AS mvt_geom
+              FROM f, env) t
+        WHERE t.mvt_geom IS NOT NULL
+        """), params).scalar()
+    return bytes(data) if data else b""
+
+
+def zoom_for_bbox(bbox: tuple[float, float, float, float]) -> int:
+    """The web zoom at which the bbox fills about 1000 pixels."""
+    width = max(bbox[2] - bbox[0], (bbox[3] - bbox[1]) * 1.2, 1e-6)
+    return max(0, min(MAX_ZOOM, int(math.log2(360 * 1000 / 256 / width))))
+
+
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        parts = [float(p) for p in value.split(",")]
+    except ValueError:
+        raise InvalidInput("bbox 应为 minx,miny,maxx,maxy 四个数字", "bbox must be four numbers: minx,miny,maxx,maxy") from None
+    if len(parts) != 4 or not all(math.isfinite(p) for p in parts):
+        raise InvalidInput("bbox 应为 minx,miny,maxx,maxy 四个数字", "bbox must be four numbers: minx,miny,maxx,maxy")
+    minx, miny, maxx, maxy = parts
+    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+        raise InvalidInput("bbox 范围无效（应为经纬度，且 min < max）", "bbox is invalid (lon/lat with min < max)")
+    if (maxx - minx) * (maxy - miny) > MAX_BBOX_DEG2:
+        raise TooLarge(f"bbox 过大（上限 {MAX_BBOX_DEG2} 平方度）", f"bbox too large (limit {MAX_BBOX_DEG2} square degrees)")
+    return minx, miny, maxx, maxy
+
+
+def layer_geojson(session: Session, layer: str, *, scope: Scope, set_id: int,
+                  bbox: tuple[float, float, float, float] | None, level: str | None = None,
+                  zoom: int | None = None) -> dict:
+    """A layer as a GeoJSON FeatureCollection (RFC 7946 lon/lat) for a bbox."""
+    if bbox is None:
+        if layer in ("enterprises", "hazards", "density"):
+            raise InvalidInput("该图层需要 bbox 参数", "this layer needs a bbox")
+        bbox = (-180.0, -85.0, 180.0, 85.0)
+        zoom = zoom if zoom is not None else 8
+    if zoom is None:
+        zoom = zoom_for_bbox(bbox)
+    params = {"minx": max(bbox[0], -180.0), "miny": max(bbox[1], -85.0), "maxx": min(bbox[2], 180.0),
+              "maxy": min(bbox[3], 85.0), "set_id": set_id}
+    env_sql = "SELECT ST_Transform(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326), 3857) AS e"
+    sql, name = _layer_sql(session, layer, scope=scope, zoom=zoom, level=level, env_sql=env_sql, params=params)
+    rows = session.execute(text(
+        f"""
+        WITH env AS ({env_sql}), f AS ({sql})
+        SELECT to_jsonb(f) - 'g', ST_AsGeoJSON(ST_Transform(f.g, 4326), 7)
+        FROM f LIMIT {MAX_GEOJSON_FEATURES + 1}
+        """), params).all()
+    if len(rows) > MAX_GEOJSON_FEATURES:
+        raise TooLarge(f"要素超过 {MAX_GEOJSON_FEATURES} 个，请缩小范围", f"more than {MAX_GEOJSON_FEATURES} features; narrow the bbox")
+    return {"type": "FeatureCollection", "name": name, "zoom": zoom,
+            "features": [{"type": "Feature", "properties": props, "geometry": json.loads(geometry)}
+                         for props, geometry in rows]}
