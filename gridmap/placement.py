@@ -215,6 +215,12 @@ def resolve(point_code: str | None, kind: str, distance_m: float, address: str |
         if match.status == "township_only" and book is not None:
             prefix = match.township_code or ""
             candidates = sorted(c for c in book.names if c.startswith(prefix) and level_of_code(c) == "village")
+            if len(candidates) == 1:
+                # A township with a single village (a farm, a development zone): naming
+                # the township names the village.
+                placed = Placement("address", grid_code=candidates[0], **hierarchy(candidates[0]))
+                placed.detail["matched_text"] = list(match.matched_text)
+                return placed
         placed = Placement("ambiguous", township_code=match.township_code,
                            district_code=match.district_code or (candidates[0][:6] if candidates else None))
         placed.detail.update({"candidates": [_named(book, c) for c in candidates],
