@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from gridmap.audit import set_context
 from gridmap.auth import Scope, token_secret, user_from_token
 from gridmap.boundaries import get_set
 from gridmap.errors import NotAuthenticated
@@ -26,6 +27,9 @@ def get_session(request: Request) -> Iterator[Session]:
     """One session per request: committed when the route returns, rolled back on error."""
     session: Session = request.app.state.sessionmaker()
     try:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            set_context(session, actor=f"anonymous@{_client(request)}", method=request.method,
+                        route=_route(request), client=_client(request))
         yield session
         session.commit()
     except BaseException:
@@ -39,11 +43,24 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_current_user(session: SessionDep, settings: SettingsDep,
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _route(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or request.url.path
+
+
+def get_current_user(request: Request, session: SessionDep, settings: SettingsDep,
                      token: Annotated[str | None, Depends(oauth2)]) -> User:
     if not token:
         raise NotAuthenticated("需要登录（Bearer 令牌）", "authentication required (Bearer token)")
-    return user_from_token(session, token, secret=token_secret(session, settings.auth))
+    user = user_from_token(session, token, secret=token_secret(session, settings.auth))
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        set_context(session, actor=user.username, actor_id=user.id, role=user.role, method=request.method,
+                    route=_route(request), client=_client(request))
+    return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

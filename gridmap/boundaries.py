@@ -14,7 +14,6 @@ are made and reported.
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from gridmap import coords
+from gridmap import audit, coords
 from gridmap.codes import (
     LEVEL_DEPTH,
     LEVEL_NAMES_ZH,
@@ -525,16 +524,20 @@ def import_boundaries(
             detail=[r.as_dict() for r in rejected],
         )
 
-    target = pending_set(session, name=set_name)
-    report.set_id = target.id
     codes = [a["code"] for a in accepted]
     report.replaced = sum(1 for c in codes if c in existing)
     report.added = len(codes) - report.replaced
-    session.execute(
-        Grid.__table__.delete().where(Grid.set_id == target.id, Grid.code.in_(codes))
-    )
-    _copy_grids(session, target.id, level, accepted)
-    refresh_leaves(session, target.id)
+    summary = {"source": source, "sha256": file_sha256(path), "level": level, "features": len(accepted),
+               "added": report.added, "replaced": report.replaced, "crs_in": crs_label}
+    with audit.bulk(session, object_type="grid", object_id=None, summary=summary):
+        target = pending_set(session, name=set_name)
+        report.set_id = target.id
+        summary["set_id"] = target.id
+        session.execute(
+            Grid.__table__.delete().where(Grid.set_id == target.id, Grid.code.in_(codes))
+        )
+        _copy_grids(session, target.id, level, accepted)
+        refresh_leaves(session, target.id)
     entry = report.as_dict()
     entry.pop("repaired")
     entry["repaired"] = len(report.repaired)

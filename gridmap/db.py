@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,6 +33,7 @@ def make_engine(
     *,
     statement_timeout_ms: int | None = None,
     application_name: str = "gridmap",
+    app_role: str | None = None,
 ) -> Engine:
     """An engine with sane pool settings and ``statement_timeout`` on every connection.
 
@@ -46,7 +47,7 @@ def make_engine(
     # A session left idle inside a transaction (a bug, a killed client) is ended by the
     # server rather than holding locks forever.
     options.append("-c idle_in_transaction_session_timeout=60000")
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
@@ -59,6 +60,24 @@ def make_engine(
             "options": " ".join(options),
         },
     )
+    if app_role:
+        _use_role(engine, app_role)
+    return engine
+
+
+def _use_role(engine: Engine, role: str) -> None:
+    """Run every connection as ``role`` (SET ROLE) when the role exists and the login user
+    may assume it: the web application then cannot rewrite the audit log or the hazard
+    events even through a bug. Without the role nothing changes (triggers still guard)."""
+
+    @event.listens_for(engine, "connect")
+    def _set_role(dbapi_connection, _record) -> None:
+        with dbapi_connection.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s AND pg_has_role(current_user, rolname, 'MEMBER')",
+                        (role,))
+            if cur.fetchone():
+                cur.execute(f'SET ROLE "{role}"')
+        dbapi_connection.commit()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

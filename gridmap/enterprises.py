@@ -12,6 +12,7 @@ otherwise the ``--crs`` of the import (default WGS84).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -22,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
-from gridmap import coords
+from gridmap import audit, coords
 from gridmap.auth import Scope
 from gridmap.boundaries import require_active_set
 from gridmap.density import cells_r9, refresh_density
@@ -263,6 +264,24 @@ def _upsert(session: Session, records: list[dict], placements: list[Placement], 
                 copy.write_row((*values, placed.placement, placed.grid_code, placed.village_code,
                                 placed.township_code, placed.district_code, placed.home_code,
                                 json.dumps(placed.detail, ensure_ascii=False), cell))
+    # Districts the rows were in before and are in now: their density aggregates change.
+    touched = {p.home_code[:6] for p in placements if p.home_code}
+    touched |= set(session.scalars(text(
+        "SELECT DISTINCT left(e.home_code, 6) FROM enterprise e JOIN enterprise_stage s ON s.uscc = e.uscc"
+        " WHERE e.home_code IS NOT NULL")).all())
+    bulk = (audit.bulk(session, object_type="enterprise", object_id=None, summary={"rows": len(records)})
+            if len(records) > 1 else contextlib.nullcontext({}))
+    with bulk as summary:
+        added, updated = _merge_stage(session, set_id)
+        summary.update(added=added, updated=updated, unchanged=len(records) - added - updated, set_id=set_id)
+    if added or updated:
+        refresh_density(session, touched)
+    session.execute(text("TRUNCATE enterprise_stage"))
+    return added, updated, len(records) - added - updated
+
+
+def _merge_stage(session: Session, set_id: int) -> tuple[int, int]:
+    """Upsert the staged rows into ``enterprise`` and the placement history."""
     changed = " OR ".join(f"e.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in _COMPARED + ("placement", "grid_code", "home_code"))
     result = session.execute(text(
         f"""
@@ -304,15 +323,7 @@ def _upsert(session: Session, records: list[dict], placements: list[Placement], 
         WHERE enterprise_placement.placement IS DISTINCT FROM EXCLUDED.placement
            OR enterprise_placement.grid_code IS DISTINCT FROM EXCLUDED.grid_code
         """), {"set_id": set_id})
-    if result:
-        # Old and new districts of what changed: their density aggregates are rebuilt.
-        touched = {p.home_code[:6] for p in placements if p.home_code}
-        touched |= set(session.scalars(text(
-            "SELECT DISTINCT left(e.home_code, 6) FROM enterprise e JOIN enterprise_stage s ON s.uscc = e.uscc"
-            " WHERE e.home_code IS NOT NULL")).all())
-        refresh_density(session, touched)
-    session.execute(text("TRUNCATE enterprise_stage"))
-    return added, updated, len(records) - added - updated
+    return added, updated
 
 
 # ------------------------------------------------------------------- single records

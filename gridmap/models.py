@@ -563,3 +563,37 @@ class CoverageProblem(Base):
     geom_3857 = mapped_column(Geometry("MULTIPOLYGON", srid=3857, spatial_index=True),
                               Computed("ST_Transform(geom, 3857)", persisted=True))
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# ------------------------------------------------------------------------ audit
+
+class AuditLog(Base):
+    """Every write: who, when, through which route, on what, with before/after values.
+
+    Written by database triggers (``gridmap_audit()``, migration 0005) so no write path can
+    forget it; the request context (actor, route) comes from transaction-local settings
+    that the API and the CLI set (:mod:`gridmap.audit`). Append-only: the application's
+    database role may insert and read but not update or delete, and a trigger refuses
+    UPDATE, DELETE and TRUNCATE for everyone.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_object", "object_type", "object_id"),
+        Index("ix_audit_log_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.clock_timestamp())
+    actor: Mapped[str] = mapped_column(String(100))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    role: Mapped[str | None] = mapped_column(String(20))
+    method: Mapped[str | None] = mapped_column(String(10))
+    route: Mapped[str | None] = mapped_column(String(200))
+    client: Mapped[str | None] = mapped_column(String(64))
+    #: insert | update | delete | bulk (a summary of a bulk import)
+    action: Mapped[str] = mapped_column(String(10))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)

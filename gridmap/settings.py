@@ -75,6 +75,9 @@ class DatabaseSettings(BaseSettings):
     pool_timeout_s: float = 5.0
     #: Applied to every API connection (``statement_timeout``), milliseconds.
     statement_timeout_ms: int = 15_000
+    #: Database role the web application assumes after connecting (SET ROLE); it cannot
+    #: update or delete the audit log. Empty: stay the login user.
+    app_role: str = "gridmap_app"
     connect_timeout_s: int = 5
 
     @property

@@ -66,6 +66,9 @@ class CliContext:
                                        application_name="gridmap-cli")
             check_connection(self._engine)
         with session_scope(make_sessionmaker(self._engine)) as session:
+            from gridmap.audit import cli_context
+
+            cli_context(session, " ".join(sys.argv[1:3]) or "gridmap")
             yield session
 
 
@@ -102,7 +105,7 @@ def _print_error(exc: GridmapError) -> None:
 
 def invoke(argv: list[str] | None = None, *, obj: CliContext | None = None) -> int:
     """Run the CLI and return its exit status (used by :func:`main` and by tests)."""
-    from gridmap.cli import commands, coverage, demo, hazards, sample  # noqa: F401  (registers the commands)
+    from gridmap.cli import commands, coverage, demo, hazards, sample, stats  # noqa: F401  (registers the commands)
 
     try:
         result = app(args=argv, prog_name="gridmap", standalone_mode=False, obj=obj)
