@@ -14,7 +14,21 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import add_exception_handlers
-from api.routes import auth, coverage, enterprises, grids, hazards, health
+from api.middleware import BodyLimit
+from api.routes import (
+    audit,
+    auth,
+    coverage,
+    enterprises,
+    exports,
+    grids,
+    hazards,
+    health,
+    inspections,
+    layers,
+    patrols,
+    stats,
+)
 from gridmap.db import make_engine, make_sessionmaker
 from gridmap.ratelimit import LoginLimiter, SlidingWindow
 from gridmap.settings import Settings, load_settings
@@ -26,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     engine = make_engine(settings.db.url, settings.db,
                          statement_timeout_ms=settings.db.statement_timeout_ms,
-                         application_name="gridmap-api")
+                         application_name="gridmap-api", app_role=settings.db.app_role or None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -48,8 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tipoff_limiter = SlidingWindow(settings.hazards.tipoffs_per_hour, 3600)
     app.state.lookup_limiter = SlidingWindow(60, 60)
     add_exception_handlers(app)
-    for router in (health.router, auth.router, grids.router, enterprises.router, hazards.router,
-                   coverage.router):
+    # Uploads are capped by the import limit; a little slack for the multipart framing.
+    app.add_middleware(BodyLimit, max_bytes=settings.imports.max_upload_bytes + 64 * 1024)
+    for router in (health.router, auth.router, grids.router, enterprises.router, hazards.router, coverage.router, layers.router, inspections.router, patrols.router, stats.router, audit.router, exports.router):
         app.include_router(router)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

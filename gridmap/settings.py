@@ -154,6 +154,8 @@ class CoverageSettings(BaseSettings):
     #: The "1+2+N" team: a full-time director and this many certified professionals.
     require_director: bool = True
     min_certified_professionals: int = 2
+    #: … and at least this many further safety staff (the N of "1+2+N").
+    min_other_staff: int = 1
     #: Grids without inspection, patrol or hazard activity for this many days are stale.
     stale_days: int = 90
 

@@ -8,6 +8,7 @@ their own, copied from a template.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -21,7 +22,7 @@ from sqlalchemy.pool import NullPool
 from gridmap.db import HOW_TO_GET_ONE_EN
 from gridmap.settings import AuthSettings, DatabaseSettings, Settings
 
-pytest_plugins = ["tests.factories"]
+pytest_plugins = ["tests.factories", "tests.live_server"]
 
 
 def _test_settings(url: str) -> Settings:
@@ -108,14 +109,15 @@ def _admin_url(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def template_database(database_url) -> str:
+def template_database(database_url) -> Iterator[str]:
     """A migrated, empty database to copy per test (CREATE DATABASE … TEMPLATE)."""
-    name = make_url(database_url).database + "_template"
+    # One per test process, so concurrent runs (xdist, several developers) never drop
+    # each other's template.
+    name = f"{make_url(database_url).database}_template_{os.getpid()}"
     admin = create_engine(_admin_url(database_url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
     url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
     engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:
@@ -124,7 +126,10 @@ def template_database(database_url) -> str:
     from gridmap.dbsetup import migrate
 
     migrate(url)
-    return url
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture
