@@ -908,3 +908,42 @@ def coverage_report(session: Session, code: str, *, set_id: int | None = None,
         "stale": {"available": bool(sources), "days": settings.stale_days, "grids": stale_grids},
         "grids": scored,
     }
+
+
+def store_report(session: Session, report: dict) -> dict:
+    """Keep a report's per-grid scores and problem polygons for the map layers.
+
+    ``grid_status`` gets the score and status of every grid of the report; the
+    ``coverage_problem`` rows of the report's subtree are replaced by its gaps, overlaps
+    and outside-parent pieces. Returns counts.
+    """
+    import json as _json
+
+    from sqlalchemy import text as _text
+
+    set_id, code = report["set_id"], report["code"]
+    session.execute(_text(
+        """
+        INSERT INTO grid_status (set_id, code, score, status, problems, computed_at)
+        SELECT :set_id, g ->> 'code', (g ->> 'score')::float, g ->> 'status', g -> 'penalties', now()
+        FROM jsonb_array_elements(CAST(:grids AS jsonb)) AS g
+        ON CONFLICT (set_id, code) DO UPDATE SET score = EXCLUDED.score, status = EXCLUDED.status,
+            problems = EXCLUDED.problems, computed_at = EXCLUDED.computed_at
+        """), {"set_id": set_id, "grids": _json.dumps(report["grids"])})
+    session.execute(_text("DELETE FROM coverage_problem WHERE set_id = :s AND parent_code LIKE :p"),
+                    {"s": set_id, "p": code + "%"})
+    rows = []
+    for kind, key in (("gap", "gaps"), ("overlap", "overlaps"), ("outside_parent", "outside_parent")):
+        for feature in report[key]["features"]:
+            props = feature["properties"]
+            codes = props.get("codes") or ([props["code"]] if props.get("code") else [])
+            rows.append({"kind": kind, "parent": props["parent_code"], "codes": _json.dumps(codes),
+                         "area": props["area_m2"], "geom": _json.dumps(feature["geometry"])})
+    if rows:
+        session.execute(_text(
+            """
+            INSERT INTO coverage_problem (set_id, kind, parent_code, codes, area_m2, geom)
+            VALUES (:set_id, :kind, :parent, CAST(:codes AS jsonb), :area,
+                    ST_Multi(ST_CollectionExtract(ST_SetSRID(ST_GeomFromGeoJSON(:geom), 4490), 3)))
+            """), [{**row, "set_id": set_id} for row in rows])
+    return {"grids": len(report["grids"]), "problems": len(rows)}

@@ -39,7 +39,7 @@ import hashlib
 import math
 import re
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import func, select, text, update
@@ -52,6 +52,7 @@ from gridmap.boundaries import require_active_set
 from gridmap.density import RESOLUTIONS, ensure_cells, hazard_cells, parent
 from gridmap.errors import (
     Conflict,
+    GridmapError,
     Forbidden,
     IllegalTransition,
     InvalidFile,
@@ -112,11 +113,14 @@ def default_deadline(grade: str, settings: HazardSettings, start: datetime | Non
 
 def _add_event(session: Session, hazard: Hazard, seq: int, *, action: str, actor: User | None,
                from_status: str | None = None, to_status: str | None = None, note: str | None = None,
-               attachment_ids: list[int] | None = None, data: dict | None = None) -> HazardEvent:
+               attachment_ids: list[int] | None = None, data: dict | None = None,
+               at: datetime | None = None) -> HazardEvent:
     event = HazardEvent(hazard_id=hazard.id, seq=seq, action=action, from_status=from_status,
                         to_status=to_status, actor_id=actor.id if actor else None,
                         actor_name=actor.username if actor else _SYSTEM, note=note,
                         attachment_ids=attachment_ids or [], data=data or {})
+    if at is not None:
+        event.at = at
     session.add(event)
     session.flush()
     return event
@@ -205,13 +209,16 @@ def create_hazard(session: Session, values: dict, *, actor: User | None, scope: 
     if not public and not scope.allows(hazard.home_code):
         raise Forbidden("隐患位置不在您的管辖范围内", "the hazard lies outside your scope")
     deadline = values.get("deadline")
-    hazard.deadline = deadline or default_deadline(grade, settings)
+    reported_at = values.get("reported_at")
+    hazard.deadline = deadline or default_deadline(grade, settings, reported_at)
+    if reported_at is not None:
+        hazard.created_at = hazard.updated_at = reported_at
     session.add(hazard)
     session.flush()
     if hazard.h3_cells:
         ensure_cells(session, {res: {cell} for res, cell in zip(RESOLUTIONS, hazard.h3_cells)})
     _add_event(session, hazard, 1, action="create", actor=actor, to_status="reported",
-               data={"source": source, "grade": grade, "category": category.id})
+               data={"source": source, "grade": grade, "category": category.id}, at=reported_at)
     return hazard
 
 
@@ -539,3 +546,141 @@ def hazard_categories(categories: Taxonomy | None = None) -> list[dict]:
 
 __all__ = ["create_hazard", "transition", "add_attachment", "escalate_overdue", "hazard_detail",
            "list_hazards", "submit_tipoff", "tipoff_status", "TRANSITIONS", "STATE_NAMES_ZH"]
+
+
+# ------------------------------------------------------------- register import (台账)
+
+HAZARD_COLUMNS = {
+    "external_id": ("原系统编号", "隐患编号", "编号", "id"),
+    "enterprise_uscc": ("统一社会信用代码", "企业信用代码", "uscc"),
+    "lon": ("经度", "longitude", "lng"),
+    "lat": ("纬度", "latitude"),
+    "coord_system": ("坐标系", "crs"),
+    "category": ("隐患类别", "类别"),
+    "grade": ("隐患等级", "等级"),
+    "source": ("来源", "隐患来源"),
+    "description": ("隐患描述", "描述", "内容"),
+    "status": ("状态", "处置状态"),
+    "reported_at": ("上报时间", "发现时间"),
+    "deadline": ("整改期限", "期限"),
+    "closed_at": ("结案时间",),
+    "supervising_official": ("督办人", "督办领导"),
+    "rectification_plan": ("整改方案",),
+}
+_GRADE_WORDS = {"general": "general", "一般": "general", "一般隐患": "general",
+                "major": "major", "重大": "major", "重大隐患": "major"}
+_SOURCE_WORDS = {"inspection": "inspection", "执法检查": "inspection", "检查": "inspection",
+                 "self_report": "self_report", "企业自查": "self_report", "自查": "self_report",
+                 "public_report": "public_report", "群众举报": "public_report", "举报": "public_report",
+                 "patrol": "patrol", "网格巡查": "patrol", "巡查": "patrol"}
+_STATE_WORDS = {**{s: s for s in STATE_NAMES_ZH}, **{zh: s for s, zh in STATE_NAMES_ZH.items()},
+                "待立案": "reported", "整改完成待核查": "verifying", "已整改": "closed", "已销号": "closed"}
+
+
+def _parse_time(value: str) -> datetime | None:
+    value = value.strip()
+    if not value:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d"):
+        try:
+            parsed = datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        # Registers are kept in China Standard Time.
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone(timedelta(hours=8)))
+    raise ValueError(value)
+
+
+def import_hazards(session: Session, path: Path, *, settings: HazardSettings, import_settings=None,
+                   tolerance_m: float = 50.0, categories: Taxonomy | None = None) -> dict:
+    """Import a hazard register (隐患台账) from another system: one hazard per row, in the
+    state the register gives, with its dates; the loop's history before the import is
+    recorded as one ``import`` event. Rows are keyed by ``external_id``: a row already
+    imported is left alone, so re-importing a file changes nothing. Bad rows are reported
+    (row, field, reason) and the good ones imported, like the enterprise register.
+
+    Imported closed hazards come without the two photos (the old system keeps them);
+    that is what the ``import`` event says.
+    """
+    from gridmap.files import map_columns, read_table
+    from gridmap.settings import ImportSettings
+
+    categories = categories or load_hazard_categories()
+    header, rows = read_table(Path(path), import_settings or ImportSettings())
+    cols = map_columns(header, HAZARD_COLUMNS, name=Path(path).name,
+                       required=("external_id", "category", "description", "status", "reported_at"))
+    existing = set(session.scalars(select(Hazard.external_id).where(Hazard.external_id.is_not(None))))
+    report = {"rows": len(rows), "added": 0, "unchanged": 0, "rejected": [], "by_status": {}}
+    everything = Scope.everything()
+    seen: set[str] = set()
+    for index, values in enumerate(rows):
+        row = index + 2
+        cell = {key: (values[i].strip() if i < len(values) else "") for key, i in cols.items()}
+        problems = []
+        external_id = cell.get("external_id", "")
+        if not external_id or len(external_id) > 40:
+            problems.append(("external_id", "编号为空或过长", "the id is empty or too long"))
+        elif external_id in seen:
+            problems.append(("external_id", "编号重复", "duplicate id"))
+        seen.add(external_id)
+        status = _STATE_WORDS.get(cell.get("status", ""))
+        grade = _GRADE_WORDS.get(cell.get("grade", "") or "general")
+        source = _SOURCE_WORDS.get(cell.get("source", "") or "inspection")
+        for column, value, word in (("status", status, cell.get("status")), ("grade", grade, cell.get("grade")),
+                                    ("source", source, cell.get("source"))):
+            if value is None:
+                problems.append((column, f"无法识别 {word!r}", f"{word!r} is not recognised"))
+        times = {}
+        for column in ("reported_at", "deadline", "closed_at"):
+            try:
+                times[column] = _parse_time(cell.get(column, ""))
+            except ValueError:
+                problems.append((column, f"时间 {cell.get(column)!r} 无法解析", f"time {cell.get(column)!r} cannot be parsed"))
+        if status == "closed" and not problems and times.get("closed_at") is None:
+            problems.append(("closed_at", "已结案须有结案时间", "a closed hazard needs its closing time"))
+        if problems:
+            for column, zh, en in problems:
+                report["rejected"].append({"row": row, "field": column, "reason_zh": zh, "reason_en": en})
+            continue
+        if external_id in existing:
+            report["unchanged"] += 1
+            continue
+        lon = lat = None
+        if cell.get("lon") or cell.get("lat"):
+            try:
+                lon, lat = float(cell.get("lon", "")), float(cell.get("lat", ""))
+            except ValueError:
+                report["rejected"].append({"row": row, "field": "lon/lat", "reason_zh": "坐标无法解析",
+                                           "reason_en": "coordinates cannot be parsed"})
+                continue
+        reported_at = times["reported_at"]
+        values_for_create = {
+            "lon": lon, "lat": lat, "crs": cell.get("coord_system") or "wgs84",
+            "enterprise_uscc": cell.get("enterprise_uscc") or None, "category": cell["category"],
+            "grade": grade, "source": source, "description": cell["description"],
+            "deadline": times["deadline"] or default_deadline(grade, settings, reported_at),
+            "supervising_official": cell.get("supervising_official") or None,
+            "rectification_plan": cell.get("rectification_plan") or None,
+            "reported_at": reported_at,
+        }
+        try:
+            with session.begin_nested():
+                hazard = create_hazard(session, values_for_create, actor=None, scope=everything,
+                                       settings=settings, tolerance_m=tolerance_m, categories=categories)
+                last = times["closed_at"] if status == "closed" else reported_at
+                session.execute(
+                    update(Hazard).where(Hazard.id == hazard.id).values(
+                        external_id=external_id, status=status, updated_at=last,
+                        closed_at=times["closed_at"] if status == "closed" else None,
+                        version=2 if status != "reported" else 1))
+                if status != "reported":
+                    _add_event(session, hazard, 2, action="import", actor=None, from_status="reported",
+                               to_status=status, note="从原系统台账导入 / imported from the previous register",
+                               data={"external_id": external_id, "file": Path(path).name}, at=last)
+        except GridmapError as exc:
+            report["rejected"].append({"row": row, "field": "row", "reason_zh": exc.zh, "reason_en": exc.en})
+            continue
+        existing.add(external_id)
+        report["added"] += 1
+        report["by_status"][status] = report["by_status"].get(status, 0) + 1
+    return report

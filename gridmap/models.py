@@ -359,6 +359,8 @@ class Hazard(Base):
     reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     #: Public tip-offs (举报): the code the reporter uses to follow the status.
     tracking_code: Mapped[str | None] = mapped_column(String(24), unique=True)
+    #: The record's number in the system it was imported from (隐患台账编号), if any.
+    external_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     reporter_contact: Mapped[str | None] = mapped_column(String(100))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("hazard.id", ondelete="SET NULL"))
     inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id", ondelete="SET NULL"), index=True)

@@ -105,7 +105,7 @@ def place_points(session: Session, *, set_id: int, lon, lat,
         SELECT DISTINCT ON (p.idx) p.idx, g.code
         FROM place_points p
         JOIN grid g ON g.set_id = :set_id AND g.is_leaf AND ST_Covers(g.geom, p.geom)
-        ORDER BY p.idx, g.code
+        ORDER BY p.idx, g.code COLLATE "C"
         """), {"set_id": set_id}):
         codes[idx] = code
         kinds[idx] = "exact"
@@ -122,7 +122,7 @@ def place_points(session: Session, *, set_id: int, lon, lat,
                  AND ST_DWithin(g.geom, p.geom, :deg)
                  AND ST_DWithin(g.geom::geography, p.geom::geography, :tol)
             WHERE p.idx = ANY(:todo)
-            ORDER BY p.idx, d, g.code
+            ORDER BY p.idx, d, g.code COLLATE "C"
             """), {"set_id": set_id, "deg": tolerance_m * 1e-5 * 1.5, "tol": tolerance_m,
                    "todo": [i for i in range(n) if kinds[i] == "unplaced"]}):
             codes[idx] = code
@@ -259,7 +259,7 @@ def place_records(session: Session, *, set_id: int, lon, lat, addresses: list[st
     results = []
     for i, address in enumerate(addresses):
         if i in districts or (codes[i] is None and np.isfinite(lon[i]) and np.isfinite(lat[i])):
-            results.append(_outside(book, address, lon[i], lat[i], districts.get(i)))
+            results.append(outside_placement(book, address, lon[i], lat[i], districts.get(i)))
         else:
             results.append(resolve(codes[i], kinds[i], distance[i], address, book))
     return results
@@ -282,7 +282,7 @@ def _nearest_districts(session: Session, set_id: int, todo: list[int]) -> dict[i
         """), {"set_id": set_id, "deg": ATTRIBUTION_DEG, "todo": todo}).all())
 
 
-def _outside(book, address, lon, lat, district: str | None) -> Placement:
+def outside_placement(book, address, lon, lat, district: str | None) -> Placement:
     """A point beyond the tolerance: unplaced, with what the address suggests."""
     placed = Placement("unplaced", district_code=district,
                        detail={"reason": "outside_grids", "point": [round(float(lon), 7), round(float(lat), 7)]})

@@ -445,3 +445,23 @@ def test_api_scope_and_auth(client, toy_district, login):
     assert client.get(f"/api/v1/coverage/{DISTRICT}?set={toy_district.id}", headers=admin).status_code == 200
     assert client.get(f"/api/v1/coverage/{DISTRICT}?set=999999", headers=admin).status_code == 404
     assert client.get("/api/v1/coverage/abc", headers=admin).status_code == 422
+
+
+def test_stored_scores_and_problems_colour_the_map(client, session, toy_district, login):
+    """A refresh keeps the per-grid scores and the gap polygon; the tiles then carry them."""
+    import mapbox_vector_tile
+    from sqlalchemy import text as sql
+
+    session.execute(sql("DELETE FROM grid WHERE set_id = :s AND code = '320382102002'"), {"s": toy_district.id})
+    leader = login("township_leader", "320382102")
+    stored = client.post("/api/v1/coverage/320382102/refresh", headers=leader).json()
+    assert stored["problems"] == 1 and stored["grids"] == 2
+    assert client.post("/api/v1/coverage/320382103/refresh", headers=leader).status_code == 404
+    assert client.post("/api/v1/coverage/320382/refresh", headers=login("authority", "320382")).status_code == 403
+    gaps = client.get("/api/v1/layers/coverage", headers=leader).json()["features"]
+    assert [(f["properties"]["kind"], f["properties"]["parent_code"]) for f in gaps] == [("gap", "320382102")]
+    assert 50.5e6 < gaps[0]["properties"]["area_m2"] < 51.5e6  # 0.05° × 0.1° at 34.35°N
+    tile = client.get("/tiles/grids/8/211/101.mvt", params={"level": "township"}, headers=leader)
+    features = mapbox_vector_tile.decode(tile.content)["grids"]["features"]
+    township = next(f for f in features if f["properties"]["code"] == "320382102")
+    assert township["properties"]["status"] in ("warning", "problem") and township["properties"]["score"] < 90

@@ -5,8 +5,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from api.deps import BoundarySetDep, ScopeDep, SessionDep, SettingsDep
-from gridmap.coverage import coverage_report
+from api.deps import BoundarySetDep, ScopeDep, SessionDep, SettingsDep, WriterScope
+from gridmap.coverage import coverage_report, store_report
 
 router = APIRouter(prefix="/api/v1", tags=["coverage"])
 
@@ -140,3 +140,22 @@ def coverage(code: str, session: SessionDep, scope: ScopeDep, settings: Settings
              boundary_set: BoundarySetDep) -> dict:
     return coverage_report(session, code, set_id=boundary_set.id, scope=scope,
                            settings=settings.coverage)
+
+
+class StoredCoverage(BaseModel):
+    code: str
+    set_id: int
+    score: float
+    status: str
+    grids: int
+    problems: int
+
+
+@router.post("/coverage/{code}/refresh", response_model=StoredCoverage,
+             summary="重新检查并更新地图着色 / recompute and keep the scores the map colours by")
+def refresh(code: str, session: SessionDep, scope: WriterScope, settings: SettingsDep,
+            boundary_set: BoundarySetDep) -> dict:
+    report = coverage_report(session, code, set_id=boundary_set.id, scope=scope, settings=settings.coverage)
+    stored = store_report(session, report)
+    return {"code": report["code"], "set_id": report["set_id"], "score": report["score"],
+            "status": report["status"], **stored}

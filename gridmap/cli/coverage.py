@@ -21,15 +21,18 @@ def coverage(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(help="网格编码 / grid code (district, township, village …)")],
     set_id: Annotated[int | None, typer.Option("--set", min=1, help="边界版本编号（默认生效版本）/ boundary set id (default: active)")] = None,
+    store: Annotated[bool, typer.Option("--store/--no-store", help="保存评分供地图着色 / keep scores for the map")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="只输出 JSON / print only JSON on stdout")] = False,
 ) -> None:
     """覆盖检查：缝隙、重叠、越界、人员配备、企业落格、评分 / coverage report: gaps,
     overlaps, outside parent, staffing, enterprise placement, score per grid."""
-    from gridmap.coverage import coverage_report
+    from gridmap.coverage import coverage_report, store_report
 
     cli = context(ctx)
     with cli.session() as session:
         report = coverage_report(session, code, set_id=set_id, settings=cli.settings.coverage)
+        if store:
+            store_report(session, report)
 
     def human() -> None:
         def line(text: str) -> None:

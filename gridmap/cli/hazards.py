@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from gridmap.cli import app, context, emit, out
+from gridmap.cli.commands import import_app
 from gridmap.errors import NotFound
 
 hazards_app = typer.Typer(help="隐患 / hazards.", no_args_is_help=True)
@@ -102,3 +103,38 @@ def escalate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
                       f"(level {item['level']}, {item['overdue_days']} 天逾期) 责任人 {people}", markup=False)
 
     emit(done, as_json, human)
+
+
+@import_app.command("hazards")
+def import_hazards_command(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="CSV / XLSX 隐患台账 / hazard register from another system")],
+    as_json: JsonOpt = False,
+) -> int:
+    """导入隐患台账 / import a hazard register (exit 3 when rows were rejected)."""
+    from pathlib import Path
+
+    from gridmap.enterprises import write_rejects
+    from gridmap.hazards import import_hazards
+
+    cli = context(ctx)
+    path = Path(file)
+    with cli.session() as session:
+        report = import_hazards(session, path, settings=cli.settings.hazards, import_settings=cli.settings.imports,
+                                tolerance_m=cli.settings.placement.snap_tolerance_m)
+    rejects = path.with_name(f"{path.stem}.rejects.csv")
+    if report["rejected"]:
+        write_rejects(rejects, report["rejected"])
+    elif rejects.exists():
+        rejects.unlink()
+
+    def human() -> None:
+        rows = len({r["row"] for r in report["rejected"]})
+        out.print(f"{report['rows']} 行：新增 {report['added']}，已有 {report['unchanged']}，拒绝 {rows} / "
+                  f"{report['rows']} rows: {report['added']} added, {report['unchanged']} already there, "
+                  f"{rows} rejected; by status {report['by_status']}", markup=False)
+        if report["rejected"]:
+            out.print(f"  被拒绝的行见 / rejected rows listed in {rejects}", markup=False)
+
+    emit(report, as_json, human)
+    return 3 if report["rejected"] else 0

@@ -2,7 +2,7 @@
 
 A sample directory holds boundary files per level (``district``, ``townships``,
 ``direct``, ``villages``, ``micro`` as ``.geojson`` or ``.gpkg``), ``persons.csv`` and
-``enterprises.csv`` (and later ``hazards.csv``). Boundaries go through
+``enterprises.csv`` and ``hazards.csv`` (a hazard register, ``gridmap import hazards``). Boundaries go through
 :func:`gridmap.boundaries.import_boundaries` into a pending set that is activated at the
 end; persons and enterprises through their importers, exactly as ``gridmap import …``
 runs them. Loading is idempotent: when the active boundary set already holds these
@@ -91,4 +91,36 @@ def load_sample(session_factory: Callable[[], AbstractContextManager[Session]], 
         summary["enterprises"] = {k: v for k, v in report.as_dict().items() if k not in ("rejected", "warnings")}
         log(f"企业 / enterprises: {report.rows} rows, {report.added} added, {report.updated} updated, "
             f"{len(report.rejected)} rejected; placements {report.placements}")
+    hazards = directory / "hazards.csv"
+    if hazards.exists():
+        from gridmap.hazards import import_hazards
+
+        with session_factory() as session:
+            report = import_hazards(session, hazards, settings=settings.hazards, import_settings=settings.imports,
+                                    tolerance_m=settings.placement.snap_tolerance_m)
+        summary["hazards"] = {k: v for k, v in report.items() if k != "rejected"} | {"rejected": len(report["rejected"])}
+        log(f"隐患 / hazards: {report['rows']} rows, {report['added']} added, {report['unchanged']} already there, "
+            f"{len(report['rejected'])} rejected")
+    summary["coverage"] = refresh_coverage(session_factory, settings=settings, log=log)
     return summary
+
+
+def refresh_coverage(session_factory, *, settings: Settings, log: Callable[[str], None] = print) -> dict:
+    """Run the coverage check of every district of the active set and keep the scores the
+    map colours by (``grid_status``, ``coverage_problem``)."""
+    from sqlalchemy import select
+
+    from gridmap.coverage import coverage_report, store_report
+    from gridmap.models import Grid
+
+    results = {}
+    with session_factory() as session:
+        current = active_set(session)
+        districts = session.scalars(select(Grid.code).where(Grid.set_id == current.id, Grid.level == "district")
+                                    .order_by(Grid.code)).all()
+        for code in districts:
+            report = coverage_report(session, code, set_id=current.id, settings=settings.coverage)
+            store_report(session, report)
+            results[code] = {"score": report["score"], "status": report["status"]}
+            log(f"覆盖检查 / coverage {code}: score {report['score']} ({report['status']})")
+    return results

@@ -286,6 +286,9 @@ class _Streams:
                 self._sequence.spawn(6),
             )
         )
+        # Stages added later are spawned after the first six, which keeps those streams
+        # (and the files drawn from them) exactly as they were.
+        self._children["hazards"] = self._sequence.spawn(1)[0]
 
     def numpy(self, stage: str) -> np.random.Generator:
         return np.random.default_rng(self._children[stage])
@@ -1232,17 +1235,99 @@ def staffing_violations(
 # --------------------------------------------------------------------------- hazards
 
 
-def _hazards(rng: random.Random, enterprises: list[Enterprise], persons: list[tuple[str, ...]]) -> list[dict[str, Any]]:
-    """Extension point: synthetic hazards (隐患) for ``hazards.csv``. Not written yet.
+#: The sample's "today": hazard dates lie before it, and a hazard is overdue when its
+#: deadline passed by then. Fixed, so the files stay byte-for-byte reproducible.
+AS_OF = "2026-11-15"
+_HAZARD_COLUMNS = ("external_id", "enterprise_uscc", "lon", "lat", "coord_system", "category", "grade",
+                   "source", "description", "status", "reported_at", "deadline", "closed_at",
+                   "supervising_official", "rectification_plan")
+#: Hazard categories likely in each sector (ids of gridmap.taxonomy's hazard categories).
+_HAZARDS_BY_SECTOR = {
+    "危险化学品": ("chemical_storage", "chemical_process", "fire_equipment", "electrical_protection"),
+    "金属冶炼": ("pressure_equipment", "lifting_equipment", "occupational_exposure"),
+    "粉尘涉爆": ("dust_removal", "dust_accumulation", "electrical_wiring"),
+    "建筑施工": ("scaffolding", "work_at_height", "lifting_equipment"),
+    "道路运输": ("vehicle_safety", "dangerous_goods_transport"),
+    "人员密集场所": ("fire_exit_blocked", "fire_equipment", "electrical_wiring"),
+    "烟花爆竹": ("chemical_storage", "fire_other"),
+    "非煤矿山": ("occupational_exposure", "work_at_height"),
+    "冷库": ("confined_space_permit", "pressure_equipment", "electrical_protection"),
+    "加油站": ("fire_equipment", "electrical_protection", "dangerous_goods_transport"),
+    "燃气": ("pressure_equipment", "fire_other"),
+    "一般制造业": ("electrical_wiring", "protective_equipment", "fire_equipment", "lifting_equipment"),
+}
+_HAZARD_TEXT = {
+    "chemical_storage": "危化品仓库超量储存，禁忌物料混存", "chemical_process": "反应釜温度联锁失效未修复",
+    "fire_equipment": "灭火器过期，消火栓无水", "electrical_protection": "配电箱无漏电保护装置",
+    "pressure_equipment": "压力容器超期未检", "lifting_equipment": "行车限位器失效",
+    "occupational_exposure": "车间噪声、粉尘浓度超标未检测", "dust_removal": "除尘器未设泄爆装置",
+    "dust_accumulation": "砂光车间积尘超过 1 毫米未清扫", "electrical_wiring": "私拉乱接电线，线路老化",
+    "scaffolding": "脚手架连墙件缺失", "work_at_height": "高处作业未系安全带、临边无防护",
+    "vehicle_safety": "运输车辆超期未年检", "dangerous_goods_transport": "危货车辆未安装卫星定位",
+    "fire_exit_blocked": "安全出口上锁，疏散通道堆放杂物", "fire_other": "仓库内违规使用明火",
+    "confined_space_permit": "污水池有限空间作业未审批", "protective_equipment": "员工未佩戴防护用品",
+}
+#: Status shares by how long ago a hazard was reported (older ones are mostly closed).
+_STATUS_BY_AGE = (
+    (30, {"reported": 0.25, "filed": 0.25, "dispatched": 0.2, "rectifying": 0.2, "verifying": 0.05, "rejected": 0.05}),
+    (90, {"filed": 0.05, "dispatched": 0.1, "rectifying": 0.25, "verifying": 0.1, "closed": 0.45, "rejected": 0.05}),
+    (10_000, {"rectifying": 0.08, "verifying": 0.02, "closed": 0.85, "rejected": 0.05}),
+)
 
-    When the hazard schema exists: draw open and closed hazards per enterprise (more in
-    high-risk sectors), each with a grade (一般/重大), the six closed-loop steps with
-    actors taken from ``persons`` and times within the last year, then add
-    ``"hazards.csv": _write_csv(...)`` in :func:`generate` next to the other files and
-    list it in the metadata. Draw from its own stream (``streams.python("hazards")``, a
-    new child of the seed sequence appended last) so the existing files keep their bytes.
-    """
-    raise NotImplementedError("hazards are not generated yet")
+
+def _hazards(rng: random.Random, enterprises: list[Enterprise], persons: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Synthetic hazards (隐患) for ``hazards.csv``: about 300, on enterprises (more in
+    high-risk sectors) and a few public tip-offs at points near them, reported between
+    May and mid-November 2026, in every state of the loop according to their age; some
+    overdue; about one in twenty major (重大隐患, with a supervising official — a
+    township's lead official — and a rectification plan)."""
+    from datetime import date, timedelta
+
+    from gridmap import coords
+
+    as_of = date.fromisoformat(AS_OF)
+    start = date(2026, 5, 1)
+    leads = {row[0]: row[1] for row in persons if row[2] == "lead_official" and len(row[0]) == 9}
+    usable = [e for e in enterprises if e.sector in _HAZARDS_BY_SECTOR
+              and (e.special or {}).get("kind") not in ("outside_far", "ambiguous", "outside_near")]
+    weight = {"重大": 6, "较大": 3, "一般": 1.5, "低": 1}
+    chosen = rng.choices(usable, weights=[weight.get(e.risk_level, 1) for e in usable], k=300)
+    rows = []
+    for number, enterprise in enumerate(chosen, start=1):
+        category = rng.choice(_HAZARDS_BY_SECTOR[enterprise.sector])
+        reported = start + timedelta(days=rng.randrange((as_of - start).days))
+        age = (as_of - reported).days
+        shares = next(table for limit, table in _STATUS_BY_AGE if age <= limit)
+        status = rng.choices(list(shares), weights=list(shares.values()))[0]
+        grade = "major" if rng.random() < 0.05 else "general"
+        deadline = reported + timedelta(days=90 if grade == "major" else 30)
+        closed = ""
+        if status == "closed":
+            closed_day = reported + timedelta(days=rng.randint(3, max(4, min(age, (deadline - reported).days + 10))))
+            closed = f"{min(closed_day, as_of).isoformat()} {rng.randint(8, 17):02d}:{rng.randrange(60):02d}:00"
+        source, lon, lat, crs, uscc = "inspection", "", "", "", enterprise.uscc
+        roll = rng.random()
+        if roll < 0.15 and enterprise.lon:
+            # A public tip-off from a phone near the enterprise: GCJ-02, no enterprise named.
+            x, y = coords.to_cgcs2000(float(enterprise.lon), float(enterprise.lat), enterprise.coord_system)
+            x, y = x + rng.uniform(-3e-4, 3e-4), y + rng.uniform(-3e-4, 3e-4)
+            gx, gy = coords.from_cgcs2000(x, y, "gcj02")
+            source, lon, lat, crs, uscc = "public_report", f"{gx:.6f}", f"{gy:.6f}", "gcj02", ""
+        elif roll < 0.30:
+            source = "patrol"
+        elif roll < 0.40:
+            source = "self_report"
+        official = plan = ""
+        if grade == "major" and status not in ("reported", "rejected"):
+            official = leads.get(enterprise.township.code, "")
+            plan = f"停产整改，{(deadline - reported).days} 日内完成{_HAZARD_TEXT[category][:6]}整改并经专家复核"
+        rows.append((
+            f"YH{DISTRICT_CODE}-2026-{number:04d}", uscc, lon, lat, crs, category, grade, source,
+            f"{enterprise.name}：{_HAZARD_TEXT[category]}" if uscc else f"群众举报：{_HAZARD_TEXT[category]}",
+            status, f"{reported.isoformat()} {rng.randint(8, 17):02d}:{rng.randrange(60):02d}:00",
+            deadline.isoformat(), closed, official, plan,
+        ))
+    return rows
 
 
 # --------------------------------------------------------------------------- writing
@@ -1393,17 +1478,29 @@ def generate(out_dir: Path, *, seed: int = DEFAULT_SEED, inputs_dir: Path = DEFA
     ])
     files["persons.csv"] = _csv_bytes(_PERSON_COLUMNS, person_rows)
     files["enterprises.csv"] = _csv_bytes(_ENTERPRISE_COLUMNS, [e.row() for e in enterprises])
+    hazard_rows = _hazards(streams.python("hazards"), enterprises, person_rows)
+    files["hazards.csv"] = _csv_bytes(_HAZARD_COLUMNS, hazard_rows)
 
     row_counts = {
         "district.geojson": 1, "townships.geojson": len(townships),
         "villages.geojson": sum(len(t.villages) for t in townships),
         "persons.csv": len(person_rows), "enterprises.csv": len(enterprises),
+        "hazards.csv": len(hazard_rows),
     }
     metadata = _metadata(
         seed=seed, townships=townships, enterprises=enterprises, counts=counts,
         short_villages=short_villages, exactness=exactness, files=files, row_counts=row_counts,
         outline_gcj02=outline_gcj02,
     )
+    by_status: dict[str, int] = {}
+    for row in hazard_rows:
+        by_status[row[9]] = by_status.get(row[9], 0) + 1
+    metadata["hazards"] = {
+        "as_of": AS_OF, "rows": len(hazard_rows), "by_status": dict(sorted(by_status.items())),
+        "major": sum(1 for row in hazard_rows if row[6] == "major"),
+        "statement_zh": f"隐患为合成数据，日期截至 {AS_OF}；通过 gridmap import hazards 导入",
+        "statement_en": f"hazards are synthetic, dated up to {AS_OF}; loaded with gridmap import hazards",
+    }
     files["metadata.json"] = (json.dumps(metadata, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
     out_dir.mkdir(parents=True, exist_ok=True)
