@@ -26,6 +26,7 @@ from api.routes import (
     health,
     inspections,
     layers,
+    ogc,
     patrols,
     stats,
 )
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_exception_handlers(app)
     # Uploads are capped by the import limit; a little slack for the multipart framing.
     app.add_middleware(BodyLimit, max_bytes=settings.imports.max_upload_bytes + 64 * 1024)
-    for router in (health.router, auth.router, grids.router, enterprises.router, hazards.router, coverage.router, layers.router, inspections.router, patrols.router, stats.router, audit.router, exports.router):
+    for router in (health.router, auth.router, grids.router, enterprises.router, hazards.router, coverage.router, layers.router, inspections.router, patrols.router, stats.router, audit.router, exports.router, ogc.router):
         app.include_router(router)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

@@ -105,7 +105,7 @@ def _print_error(exc: GridmapError) -> None:
 
 def invoke(argv: list[str] | None = None, *, obj: CliContext | None = None) -> int:
     """Run the CLI and return its exit status (used by :func:`main` and by tests)."""
-    from gridmap.cli import commands, coverage, demo, export, hazards, sample, stats  # noqa: F401  (registers the commands)
+    from gridmap.cli import commands, coverage, demo, export, hazards, report, sample, stats  # noqa: F401  (registers the commands)
 
     try:
         result = app(args=argv, prog_name="gridmap", standalone_mode=False, obj=obj)

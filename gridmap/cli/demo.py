@@ -28,9 +28,8 @@ def demo(
     from sqlalchemy import select
 
     from gridmap.auth import create_user
-    from gridmap.models import User
-
     from gridmap.cli.sample import PIZHOU_DIR
+    from gridmap.models import User
     from gridmap.sample.load import load_sample
 
     cli = context(ctx)
