@@ -1,0 +1,75 @@
+"""Shared helpers for the benchmarks: machine description, timing, peak RSS in a child
+process, and appending a result section to bench/RESULTS.md."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import subprocess
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    try:
+        pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pg = "psql not found"
+    load = os.getloadavg()
+    return (f"{platform.node()}: {os.cpu_count()} cores ({cpu}), {mem_gb:.0f} GiB RAM, "
+            f"Python {platform.python_version()}, {pg}; load average at start {load[0]:.2f}")
+
+
+@contextmanager
+def timer():
+    box = {}
+    start = time.perf_counter()
+    yield box
+    box["seconds"] = time.perf_counter() - start
+
+
+def _child(function, args, queue):
+    started = time.perf_counter()
+    result = function(*args)
+    seconds = time.perf_counter() - started
+    queue.put((result, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+
+
+def in_child(function: Callable, *args):
+    """Run ``function(*args)`` in a fresh process; return (result, seconds, peak RSS bytes)."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(function, args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def append_results(title: str, command: str, body: str) -> None:
+    """Add a dated section to bench/RESULTS.md (newest last)."""
+    stamp = datetime.now().strftime("%Y-%m-%d %H:%M")
+    section = f"\n## {title} ({stamp})\n\nMachine: {machine()}\n\nCommand: `{command}`\n\n{body.strip()}\n"
+    existing = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    RESULTS.write_text(existing.rstrip() + "\n" + section, encoding="utf-8")
+
+
+def dump(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, default=str)
