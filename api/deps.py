@@ -40,7 +40,9 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client that got 201 can
+# read what it wrote on its next request, and a failed commit is an error, not a lost write.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _client(request: Request) -> str:

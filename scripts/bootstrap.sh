@@ -61,7 +61,8 @@ fi
 
 # 2. Tools the tests drive ----------------------------------------------------------
 if [ $want_test -eq 1 ]; then
-  apt_install chromium gdal-bin
+  # A CJK font, so screenshots of the Chinese interface show characters, not boxes.
+  apt_install chromium gdal-bin fonts-wqy-microhei
 fi
 
 # 3. Database -----------------------------------------------------------------------
