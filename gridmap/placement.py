@@ -84,8 +84,12 @@ def _load_points(session: Session, lon: np.ndarray, lat: np.ndarray) -> None:
     session.execute(text("ANALYZE place_points"))
 
 
-def place_points(session: Session, *, set_id: int, lon, lat,
-                 tolerance_m: float = 50.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+#: From this many points on, placement uses the bulk index instead of a SQL join.
+BULK_THRESHOLD = 20_000
+
+
+def place_points(session: Session, *, set_id: int, lon, lat, tolerance_m: float = 50.0,
+                 bulk_threshold: int = BULK_THRESHOLD) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bottom-level grid of each CGCS2000 point, in PostGIS.
 
     Returns ``(codes, kinds, distance_m)``: kinds are ``exact``, ``snapped`` or
@@ -98,6 +102,15 @@ def place_points(session: Session, *, set_id: int, lon, lat,
     kinds = np.full(n, "unplaced", dtype=object)
     distance = np.full(n, np.nan)
     if n == 0:
+        return codes, kinds, distance
+    if n >= bulk_threshold:
+        # Many points: the vectorised index gives the same answers (tested point for point)
+        # many times faster than the per-point index probes of a SQL join.
+        from gridmap.spatial.pip import GridIndex
+
+        index = GridIndex.from_postgis(session, set_id=set_id)
+        codes, kinds, distance = index.place(lon, lat, tolerance_m=tolerance_m)
+        _load_points(session, lon, lat)  # for the district attribution of unplaced points
         return codes, kinds, distance
     _load_points(session, lon, lat)
     for idx, code in session.execute(text(
@@ -240,7 +253,8 @@ def _disagrees(match: AddressMatch, placed: Placement) -> bool:
 
 
 def place_records(session: Session, *, set_id: int, lon, lat, addresses: list[str | None],
-                  tolerance_m: float, book: GazetteerBook | None = None) -> list[Placement]:
+                  tolerance_m: float, book: GazetteerBook | None = None,
+                  bulk_threshold: int = BULK_THRESHOLD) -> list[Placement]:
     """Place many records (CGCS2000 coordinates, NaN when absent, plus addresses).
 
     An unplaced record is still attributed to a district when one can be told — the
@@ -251,7 +265,7 @@ def place_records(session: Session, *, set_id: int, lon, lat, addresses: list[st
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     codes, kinds, distance = place_points(session, set_id=set_id, lon=lon, lat=lat,
-                                          tolerance_m=tolerance_m)
+                                          tolerance_m=tolerance_m, bulk_threshold=bulk_threshold)
     if book is None and any(addresses):
         book = GazetteerBook(session, set_id)
     outside = [i for i in range(len(lon)) if np.isfinite(lon[i]) and np.isfinite(lat[i]) and codes[i] is None]

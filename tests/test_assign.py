@@ -60,3 +60,27 @@ def test_new_boundaries_then_assign_moves_enterprises_and_keeps_history(toy_dist
         " WHERE e.uscc = :u ORDER BY p.set_id"), {"u": uscc}).all()
     assert history == [(first_set, "320382102002"), (report.set_id, "320382102001")]
     assert shapely.Point(117.96, 34.35).within(records[0]["geometry"])
+
+
+def test_large_imports_use_the_bulk_index_with_the_same_answers(pizhou_database):
+    """place_records switches to the vectorised index for many points: same placements."""
+    import math
+
+    from gridmap.placement import place_records
+
+    engine = create_engine(pizhou_database)
+    with Session(engine) as session:
+        set_id = session.execute(text("SELECT id FROM boundary_set WHERE status = 'active'")).scalar_one()
+        rows = session.execute(text(
+            "SELECT ST_X(location), ST_Y(location), address FROM enterprise ORDER BY id")).all()
+        lon = [r[0] if r[0] is not None else math.nan for r in rows]
+        lat = [r[1] if r[1] is not None else math.nan for r in rows]
+        addresses = [r[2] for r in rows]
+        by_sql = place_records(session, set_id=set_id, lon=lon, lat=lat, addresses=addresses, tolerance_m=50,
+                               bulk_threshold=10**9)
+        by_index = place_records(session, set_id=set_id, lon=lon, lat=lat, addresses=addresses, tolerance_m=50,
+                                 bulk_threshold=1)
+        assert [(p.placement, p.grid_code, p.home_code, p.detail) for p in by_sql] == \
+               [(p.placement, p.grid_code, p.home_code, p.detail) for p in by_index]
+        session.rollback()
+    engine.dispose()

@@ -11,6 +11,7 @@ from api.deps import PageDep, ScopeDep, SessionDep, SettingsDep, WriterScope
 from gridmap import enterprises as core
 from gridmap import ledgers
 from gridmap.errors import InvalidFile, TooLarge
+from gridmap.taxonomy import load_sectors
 
 router = APIRouter(prefix="/api/v1", tags=["enterprises"])
 
@@ -143,21 +144,24 @@ def import_register(request: Request, session: SessionDep, settings: SettingsDep
                 fh.write(chunk)
         report = core.import_enterprises(session, target, crs=crs, settings=settings.imports,
                                          tolerance_m=settings.placement.snap_tolerance_m,
-                                         write_rejects_file=False, scope=scope)
+                                         write_rejects_file=False, scope=scope,
+                                         sectors=load_sectors(settings.taxonomy.sectors_file))
     return report.as_dict()
 
 
 @router.post("/enterprises", response_model=EnterprisePublic, status_code=201, summary="新增企业 / create an enterprise")
 def create_enterprise(body: EnterpriseCreate, session: SessionDep, settings: SettingsDep, scope: WriterScope) -> dict:
     return core.save_enterprise(session, _values(body), scope=scope,
-                                tolerance_m=settings.placement.snap_tolerance_m)
+                                tolerance_m=settings.placement.snap_tolerance_m,
+                                sectors=load_sectors(settings.taxonomy.sectors_file))
 
 
 @router.patch("/enterprises/{uscc}", response_model=EnterprisePublic, summary="修改企业 / update an enterprise")
 def update_enterprise(uscc: str, body: EnterpriseUpdate, session: SessionDep, settings: SettingsDep,
                       scope: WriterScope) -> dict:
     return core.save_enterprise(session, _values(body), scope=scope, uscc=uscc,
-                                tolerance_m=settings.placement.snap_tolerance_m)
+                                tolerance_m=settings.placement.snap_tolerance_m,
+                                sectors=load_sectors(settings.taxonomy.sectors_file))
 
 
 @router.get("/enterprises/{uscc}", response_model=EnterprisePublic, summary="企业档案 / one enterprise")

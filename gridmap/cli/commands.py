@@ -248,11 +248,13 @@ def import_enterprises(
     ones are imported; the rejected ones are in <stem>.rejects.csv).
     """
     from gridmap.enterprises import import_enterprises as run
+    from gridmap.taxonomy import load_sectors
 
     cli = context(ctx)
     with cli.session() as session:
         report = run(session, file, crs=_crs_option(crs), settings=cli.settings.imports,
-                     tolerance_m=cli.settings.placement.snap_tolerance_m)
+                     tolerance_m=cli.settings.placement.snap_tolerance_m,
+                     sectors=load_sectors(cli.settings.taxonomy.sectors_file))
 
     def human() -> None:
         rejected_rows = len({r["row"] for r in report.rejected})
