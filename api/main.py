@@ -41,7 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     engine = make_engine(settings.db.url, settings.db,
                          statement_timeout_ms=settings.db.statement_timeout_ms,
-                         application_name="gridmap-api", app_role=settings.db.app_role or None)
+                         application_name="gridmap-api", app_role=settings.db.app_role or None,
+                         idle_in_transaction_timeout_ms=60_000)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -34,6 +34,7 @@ from gridmap.codes import (
     normalise_code,
     parent_code_of,
 )
+from gridmap.db import in_array
 from gridmap.errors import ImportRejected, InvalidInput, NotFound, UnknownCRS
 from gridmap.files import read_vector
 from gridmap.models import BoundarySet, Grid
@@ -105,7 +106,8 @@ def get_set(session: Session, set_id: int | None) -> BoundarySet:
     """The set with this id, or the active set when ``set_id`` is None."""
     if set_id is None:
         return require_active_set(session)
-    found = session.get(BoundarySet, set_id)
+    # Set ids are PostgreSQL integers: a larger number names no set (and must not reach SQL).
+    found = session.get(BoundarySet, set_id) if 1 <= set_id <= 2**31 - 1 else None
     if found is None:
         raise NotFound(f"边界版本 {set_id} 不存在", f"boundary set {set_id} does not exist")
     return found
@@ -534,7 +536,7 @@ def import_boundaries(
         report.set_id = target.id
         summary["set_id"] = target.id
         session.execute(
-            Grid.__table__.delete().where(Grid.set_id == target.id, Grid.code.in_(codes))
+            Grid.__table__.delete().where(Grid.set_id == target.id, in_array(Grid.code, codes))
         )
         _copy_grids(session, target.id, level, accepted)
         refresh_leaves(session, target.id)

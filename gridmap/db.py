@@ -34,6 +34,7 @@ def make_engine(
     statement_timeout_ms: int | None = None,
     application_name: str = "gridmap",
     app_role: str | None = None,
+    idle_in_transaction_timeout_ms: int | None = None,
 ) -> Engine:
     """An engine with sane pool settings and ``statement_timeout`` on every connection.
 
@@ -44,9 +45,11 @@ def make_engine(
     options = []
     if statement_timeout_ms:
         options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
-    # A session left idle inside a transaction (a bug, a killed client) is ended by the
-    # server rather than holding locks forever.
-    options.append("-c idle_in_transaction_session_timeout=60000")
+    if idle_in_transaction_timeout_ms:
+        # A session left idle inside a transaction (a bug, a vanished client) is ended by
+        # the server rather than holding locks forever. Not for the CLI, whose long local
+        # jobs compute in Python between statements.
+        options.append(f"-c idle_in_transaction_session_timeout={int(idle_in_transaction_timeout_ms)}")
     engine = create_engine(
         url,
         pool_size=settings.pool_size,
@@ -136,3 +139,14 @@ __all__ = [
     "is_connection_error",
     "unavailable",
 ]
+
+
+def in_array(column, values) -> object:
+    """``column = ANY(:array)``: one array parameter instead of one per value, so lists of
+    any length work (an ``IN (…)`` of 150,000 values exceeds PostgreSQL's 65,535 parameters)."""
+    from sqlalchemy import BigInteger, String, any_, bindparam
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    values = list(values)
+    element = BigInteger() if values and isinstance(values[0], int) else String()
+    return column == any_(bindparam(None, values, type_=ARRAY(element)))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.boundaries import require_active_set
 from gridmap.codes import normalise_code
+from gridmap.db import in_array
 from gridmap.errors import ImportRejected
 from gridmap.files import map_columns, read_table
 from gridmap.models import ROLE_NAMES_ZH, ROLES, Grid, Person, RoleAssignment
@@ -138,7 +139,7 @@ def import_persons(session: Session, path: Path, *, settings: ImportSettings | N
     if phone_names:
         taken = {
             p.phone: p.name
-            for p in session.scalars(select(Person).where(Person.phone.in_(list(phone_names))))
+            for p in session.scalars(select(Person).where(in_array(Person.phone, phone_names)))
         }
         for phone, (name, row) in phone_names.items():
             if phone in taken and taken[phone] != name:
@@ -161,13 +162,13 @@ def import_persons(session: Session, path: Path, *, settings: ImportSettings | N
     phones = sorted({p[4] for p in parsed if p[4]})
     certificates = sorted({p[5] for p in parsed if p[5] and not p[4]})
     cache: dict[tuple, Person] = {}
-    for person in session.scalars(select(Person).where(Person.phone.in_(phones))):
+    for person in session.scalars(select(Person).where(in_array(Person.phone, phones))):
         cache[("phone", person.phone)] = person
-    for person in session.scalars(select(Person).where(Person.certificate_no.in_(certificates))):
+    for person in session.scalars(select(Person).where(in_array(Person.certificate_no, certificates))):
         cache[("cert", person.certificate_no, person.name)] = person
     held: set[tuple[int, str, str]] = set()
     for person, assignment in session.execute(
-        select(Person, RoleAssignment).join(RoleAssignment).where(RoleAssignment.grid_code.in_(codes))
+        select(Person, RoleAssignment).join(RoleAssignment).where(in_array(RoleAssignment.grid_code, codes))
     ):
         held.add((person.id, assignment.grid_code, assignment.role))
         if not person.phone:

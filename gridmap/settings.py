@@ -118,7 +118,10 @@ class ImportSettings(BaseSettings):
 
     model_config = _config("GRIDMAP_IMPORT_")
 
+    #: Uploads through the API (and the request body cap).
     max_upload_bytes: int = 50 * 1024 * 1024
+    #: Files read from the local disk by the CLI (an operator's own files).
+    max_local_file_bytes: int = 10 * 1024**3
     max_zip_entries: int = 64
     max_zip_uncompressed_bytes: int = 500 * 1024 * 1024
     max_zip_ratio: float = 200.0
@@ -207,6 +210,12 @@ class Settings(BaseModel):
     taxonomy: TaxonomySettings = Field(default_factory=TaxonomySettings)
     hazards: HazardSettings = Field(default_factory=HazardSettings)
     stats: StatsSettings = Field(default_factory=StatsSettings)
+
+
+def for_local_files(settings: Settings) -> Settings:
+    """The settings the CLI imports with: local files may exceed the upload cap."""
+    imports = settings.imports.model_copy(update={"max_upload_bytes": settings.imports.max_local_file_bytes})
+    return settings.model_copy(update={"imports": imports})
 
 
 def load_settings() -> Settings:

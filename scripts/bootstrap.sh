@@ -65,5 +65,9 @@ if [ $want_test -eq 1 ]; then
   apt_install chromium gdal-bin fonts-wqy-microhei
 fi
 
+if [ $want_bench -eq 1 ]; then
+  apt_install wrk
+fi
+
 # 3. Database -----------------------------------------------------------------------
 .venv/bin/gridmap db up

@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from gridmap.errors import GridmapError, ImportRejected
-from gridmap.settings import Settings, load_settings
+from gridmap.settings import Settings, for_local_files, load_settings
 
 app = typer.Typer(
     name="gridmap",
@@ -48,7 +48,9 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 class CliContext:
     """What commands need: settings and a way to open a unit of work."""
 
-    settings: Settings = field(default_factory=load_settings)
+    #: The CLI reads the operator's own files: the upload cap of the API does not apply
+    #: to them (``GRIDMAP_IMPORT_MAX_LOCAL_FILE_BYTES`` does).
+    settings: Settings = field(default_factory=lambda: for_local_files(load_settings()))
     session_factory: Callable[[], AbstractContextManager[Session]] | None = None
     _engine: object = None
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.auth import Scope
 from gridmap.codes import LEVEL_DEPTH, LEVELS
+from gridmap.db import in_array
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.models import ROLES, Enterprise, Grid, Person, RoleAssignment
 
@@ -65,7 +66,7 @@ def persons_by_role(*, session: Session, codes: list[str]) -> dict[str, dict[str
     rows = session.execute(
         select(RoleAssignment.grid_code, RoleAssignment.role, Person)
         .join(Person, Person.id == RoleAssignment.person_id)
-        .where(RoleAssignment.grid_code.in_(codes))
+        .where(in_array(RoleAssignment.grid_code, codes))
         .order_by(RoleAssignment.grid_code, RoleAssignment.role, Person.name, Person.id)
     ).all()
     for code, role, person in rows:
