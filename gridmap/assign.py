@@ -156,7 +156,8 @@ class _CachedBook:
         self._cache = cache
         self.names = book.names
 
-    def match(self, address: str):
-        if address not in self._cache:
-            self._cache[address] = self._book.match(address)
-        return self._cache[address]
+    def match(self, address: str, district: str | None = None):
+        key = (address, district)
+        if key not in self._cache:
+            self._cache[key] = self._book.match(address, district)
+        return self._cache[key]

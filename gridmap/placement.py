@@ -165,16 +165,43 @@ class GazetteerBook:
                 continue
             province, city = province_and_city(district)
             self.gazetteers[district] = Gazetteer(entries, province=province, city=city)
+        # Which districts an address can be about: the districts it names, else the
+        # districts of the townships it names (suffixed forms only: 邳城镇, 运河街道).
+        # Matching against every district of a province would cost ~100× more.
+        self._district_names: list[tuple[str, set[str]]] = []
+        self._township_names: dict[str, set[str]] = defaultdict(set)
+        for code, name, level, _parent, district in rows:
+            if district not in self.gazetteers:
+                continue
+            if level == "district":
+                self._district_names.append((district, name_variants(name, "district")))
+            elif level == "township":
+                for variant in name_variants(name, "township"):
+                    if len(variant) >= 3 and variant.endswith(("镇", "乡", "街道", "农场", "开发区", "园区")):
+                        self._township_names[variant].add(district)
 
     def _names_district(self, result: AddressMatch) -> bool:
         variants = name_variants(self.names.get(result.district_code or "", "") or "-", "district")
         return any(text in variants for text in result.matched_text)
 
-    def match(self, address: str) -> AddressMatch | None:
-        """The best match over all districts; None when no district recognises it."""
+    def candidate_districts(self, address: str, hint: str | None = None) -> list[str]:
+        """The districts worth matching an address against (see ``__init__``); ``hint``
+        (the district of the record's point) is used when the address names none."""
+        named = [d for d, variants in self._district_names if any(v in address for v in variants)]
+        if named:
+            return named
+        if hint in self.gazetteers:
+            return [hint]
+        townships = sorted({d for variant, districts in self._township_names.items() if variant in address
+                            for d in districts})
+        return townships or list(self.gazetteers)
+
+    def match(self, address: str, district: str | None = None) -> AddressMatch | None:
+        """The best match over the candidate districts; None when none recognises it."""
         found = []
         district_only = None
-        for gazetteer in self.gazetteers.values():
+        for code in self.candidate_districts(address, district):
+            gazetteer = self.gazetteers[code]
             result = gazetteer.match(address)
             if result.status != "none":
                 found.append(result)
@@ -201,7 +228,7 @@ def _named(book: GazetteerBook, code: str | None) -> dict | None:
 def resolve(point_code: str | None, kind: str, distance_m: float, address: str | None,
             book: GazetteerBook | None) -> Placement:
     """Combine the point's grid and the address into one :class:`Placement`."""
-    match = book.match(address) if (address and book) else None
+    match = book.match(address, point_code[:6] if point_code else None) if (address and book) else None
     if point_code is not None:
         placed = Placement(kind, grid_code=point_code, **hierarchy(point_code))
         if kind == "snapped":
@@ -301,7 +328,7 @@ def outside_placement(book, address, lon, lat, district: str | None) -> Placemen
     placed = Placement("unplaced", district_code=district,
                        detail={"reason": "outside_grids", "point": [round(float(lon), 7), round(float(lat), 7)]})
     if address and book is not None:
-        match = book.match(address)
+        match = book.match(address, district)
         if match is not None and match.village_code:
             placed.detail["address_suggests"] = _named(book, match.village_code)
     return placed
