@@ -29,17 +29,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import append_results, in_child, machine  # noqa: E402
 
 DB = "postgresql://postgres@127.0.0.1:5432/gridmap_bench"
+POINTS = 1_000_000
 
 
 def load_inputs(data: Path):
     import pyogrio
-    import shapely
 
     from gridmap import coords
 
@@ -59,7 +60,15 @@ def load_inputs(data: Path):
     for name in ("gcj02", "bd09"):
         mask = system == name
         x[mask], y[mask] = coords.to_cgcs2000(lon[mask], lat[mask], name)
-    return codes, geoms, x, y
+    if len(x) < POINTS:
+        # Address-only enterprises have no coordinates: top up to one million points with
+        # seeded random points over the province (some fall outside every village).
+        rng = np.random.default_rng(2024)
+        minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+        extra = POINTS - len(x)
+        x = np.concatenate([x, rng.uniform(minx, maxx, extra)])
+        y = np.concatenate([y, rng.uniform(miny, maxy, extra)])
+    return codes, geoms, x[:POINTS], y[:POINTS]
 
 
 def ours(codes, wkb, x, y):
@@ -85,12 +94,16 @@ def geopandas_sjoin(codes, wkb, x, y):
     started = time.perf_counter()
     polygons.sindex  # prebuilt index, as the benchmark's terms say
     built = time.perf_counter() - started
-    started = time.perf_counter()
-    joined = gpd.sjoin(points, polygons, predicate="covered_by", how="left")
-    # Border rule: the smallest code among the polygons covering a point.
-    best = joined.groupby(level=0)["code"].min()
-    query = time.perf_counter() - started
-    return {"build_s": built, "query_s": query, "codes": best.reindex(range(len(x))).to_numpy(dtype=object)}
+    timings = {}
+    for predicate in ("intersects", "covered_by"):  # the same answer for points; the faster one counts
+        started = time.perf_counter()
+        joined = gpd.sjoin(points, polygons, predicate=predicate, how="left")
+        # Border rule: the smallest code among the polygons covering a point.
+        best = joined.groupby(level=0)["code"].min()
+        timings[predicate] = time.perf_counter() - started
+    query = min(timings.values())
+    return {"build_s": built, "query_s": query, "variants_s": {k: round(v, 2) for k, v in timings.items()},
+            "codes": best.reindex(range(len(x))).to_numpy(dtype=object)}
 
 
 def postgis(codes, geoms, x, y):
@@ -174,7 +187,7 @@ def main() -> None:
         "|---|---|---|---|---|",
         f"| ours (GridIndex.covering) | {mine['query_s']:.2f} | {rate(mine['query_s']):,.0f} | {mine['build_s']:.2f} | {mine_rss / 2**20:.0f} MiB |",
         f"| PostGIS best join ({peer['variant']}; variants {peer['variants_s']}) | {peer['query_s']:.2f} | {rate(peer['query_s']):,.0f} | (GiST prebuilt) | — |",
-        f"| geopandas sjoin covered_by (sindex prebuilt) | {theirs['query_s']:.2f} | {rate(theirs['query_s']):,.0f} | {theirs['build_s']:.2f} | {theirs_rss / 2**20:.0f} MiB |",
+        f"| geopandas sjoin (sindex prebuilt; {theirs['variants_s']}) | {theirs['query_s']:.2f} | {rate(theirs['query_s']):,.0f} | {theirs['build_s']:.2f} | {theirs_rss / 2**20:.0f} MiB |",
         "",
         f"- ratio vs PostGIS: **{peer['query_s'] / mine['query_s']:.1f}×** (query), "
         f"{peer['query_s'] / (mine['query_s'] + mine['build_s']):.1f}× counting our index build (target ≥ 3×)",

@@ -318,12 +318,22 @@ def _to_multipolygon(geom) -> MultiPolygon | None:
     return MultiPolygon(parts) if parts else None
 
 
+#: Area / perimeter² below which a repaired part is a sliver (a square has 1/16).
+_SLIVER_RATIO = 1e-9
+
+
 def _repair(geom) -> tuple[MultiPolygon | None, str | None]:
     """Repair an invalid polygon with GEOS MakeValid (what PostGIS ST_MakeValid runs)."""
     if shapely.is_valid(geom):
         return _to_multipolygon(geom), None
     reason = shapely.is_valid_reason(geom)
     fixed = _to_multipolygon(shapely.make_valid(geom))
+    if fixed is not None:
+        # A ring whose points are (nearly) collinear comes out of MakeValid as slivers of
+        # ~1e-16 square degrees: rounding noise, not land, which geodesic area would still
+        # count as hundreds of square metres. A part thinner than this is dropped.
+        parts = [p for p in fixed.geoms if p.area > _SLIVER_RATIO * p.length**2]
+        fixed = MultiPolygon(parts) if parts else None
     return fixed, reason
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from gridmap import audit, coords
 from gridmap.auth import Scope
 from gridmap.boundaries import require_active_set
+from gridmap.db import in_array
 from gridmap.density import cells_r9, refresh_density
 from gridmap.errors import Conflict, Forbidden, GridmapError, InvalidInput, NotFound
 from gridmap.files import map_columns, read_table
@@ -213,9 +214,17 @@ def import_enterprises(session: Session, path: Path, *, crs: str | None = None,
             tolerance_m=tolerance_m,
         )
         if scope is not None and scope.code is not None:
+            # A row upserts by USCC: one naming an enterprise of another township would
+            # take it over, wherever the row puts it.
+            owners = dict(session.execute(select(Enterprise.uscc, Enterprise.home_code)
+                                          .where(in_array(Enterprise.uscc, [r["uscc"] for r in records]))).all())
             kept = []
             for record, placed in zip(records, placements):
-                if scope.allows(placed.home_code):
+                if record["uscc"] in owners and not scope.allows(owners[record["uscc"]]):
+                    report.rejected.append({"row": record["row"], "field": "uscc",
+                                            "reason_zh": "该企业属于您管辖范围以外的网格",
+                                            "reason_en": "the enterprise belongs to a grid outside your scope"})
+                elif scope.allows(placed.home_code):
                     kept.append((record, placed))
                 else:
                     report.rejected.append({"row": record["row"], "field": "lon/lat",

@@ -257,7 +257,13 @@ def read_table(path: Path, settings: ImportSettings) -> tuple[list[str], list[li
             dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
         except csv.Error:
             dialect = csv.excel
-        rows = [list(r) for r in csv.reader(io.StringIO(text), dialect)]
+        try:
+            # newline="", as the csv module requires: a bare CR (old Mac files) ends a row
+            # instead of failing; whatever it still cannot parse is the file's fault.
+            rows = [list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect)]
+        except csv.Error:
+            raise _bad(path.name, "无法按 CSV 解析（引号或换行不匹配）",
+                       "cannot be parsed as CSV (unbalanced quotes or line breaks)") from None
     else:
         rows = _read_xlsx(path)
     rows = [r for r in rows if any(cell.strip() for cell in r)]

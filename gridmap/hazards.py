@@ -52,8 +52,8 @@ from gridmap.boundaries import require_active_set
 from gridmap.density import RESOLUTIONS, ensure_cells, hazard_cells, parent
 from gridmap.errors import (
     Conflict,
-    GridmapError,
     Forbidden,
+    GridmapError,
     IllegalTransition,
     InvalidFile,
     InvalidInput,
@@ -94,6 +94,8 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 _MAGIC = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"%PDF-": "application/pdf"}
 _SYSTEM = "system"
+#: Deadlines without a time zone are China Standard Time (like every time the API takes).
+_CHINA_TZ = timezone(timedelta(hours=8), "CST")
 
 
 def _now() -> datetime:
@@ -209,6 +211,8 @@ def create_hazard(session: Session, values: dict, *, actor: User | None, scope: 
     if not public and not scope.allows(hazard.home_code):
         raise Forbidden("隐患位置不在您的管辖范围内", "the hazard lies outside your scope")
     deadline = values.get("deadline")
+    if deadline is not None and deadline.tzinfo is None:
+        deadline = deadline.replace(tzinfo=_CHINA_TZ)
     reported_at = values.get("reported_at")
     hazard.deadline = deadline or default_deadline(grade, settings, reported_at)
     if reported_at is not None:
@@ -289,7 +293,7 @@ def transition(session: Session, hazard_id: int, *, to: str, actor: User, scope:
     if rectification_plan:
         changes["rectification_plan"] = rectification_plan.strip()
     if deadline is not None:
-        changes["deadline"] = deadline
+        changes["deadline"] = deadline if deadline.tzinfo else deadline.replace(tzinfo=_CHINA_TZ)
 
     if to == "filed" and effective_grade == "major":
         if not changes.get("supervising_official", hazard.supervising_official) or \

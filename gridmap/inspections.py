@@ -76,7 +76,7 @@ from sqlalchemy.orm import Session
 from gridmap.auth import Scope
 from gridmap.boundaries import require_active_set
 from gridmap.codes import level_of_code, validate_code
-from gridmap.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
+from gridmap.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from gridmap.hazards import create_hazard, default_deadline
 from gridmap.models import (
     Enterprise,
@@ -194,8 +194,8 @@ def _certified_inspectors(session: Session, person_ids: list) -> list[Person]:
         raise InvalidInput(f"检查人员 {missing} 不存在", f"inspectors {missing} do not exist")
     uncertified = [found[i] for i in ids if not (found[i].certificate_no or "").strip()]
     if uncertified:
-        names = "、".join(f"{p.name}（{p.id}）" for p in uncertified)
-        raise InvalidInput(f"检查人员 {names} 无执法证，不能执法检查（持证执法）",
+        # Ids only: naming persons would let a user look up names outside their scope.
+        raise InvalidInput(f"检查人员 {[p.id for p in uncertified]} 无执法证，不能执法检查（持证执法）",
                            f"inspectors {[p.id for p in uncertified]} hold no enforcement certificate")
     if len(ids) < 2:
         raise InvalidInput("执法检查须由至少 2 名持证执法人员进行",
@@ -253,7 +253,7 @@ def create_inspection(session: Session, values: dict, *, actor: User | None, sco
     plan_id = values.get("plan_id")
     if plan_id is not None:
         plan = session.get(InspectionPlan, plan_id)
-        if plan is None:
+        if plan is None or not scope.allows(plan.township_code):
             raise NotFound(f"检查计划 {plan_id} 不存在", f"inspection plan {plan_id} not found")
         selected = session.scalar(select(PlanTarget.selected).where(
             PlanTarget.plan_id == plan.id, PlanTarget.enterprise_id == enterprise.id))
@@ -368,10 +368,9 @@ def _plan_unit(session: Session, code: object, scope: Scope) -> Grid:
                            f"a plan belongs to a township or a district direct grid; {code} is neither")
     boundary_set = require_active_set(session)
     grid = session.scalar(select(Grid).where(Grid.set_id == boundary_set.id, Grid.code == code))
-    if grid is None:
+    # Outside the scope answers like a grid that does not exist: no probing for codes.
+    if grid is None or not scope.allows(code):
         raise NotFound(f"网格 {code} 不存在", f"grid {code} not found")
-    if not scope.allows(code):
-        raise Forbidden(f"{code} 不在您的管辖范围内", f"{code} lies outside your scope")
     return grid
 
 

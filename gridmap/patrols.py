@@ -83,8 +83,8 @@ def create_patrol(session: Session, values: dict, *, actor: User | None, scope: 
     if placed.grid_code is None:
         raise InvalidInput("打卡位置不在任何网格内", "the check-in point lies in no grid")
     if not scope.allows(placed.home_code):
-        raise Forbidden(f"打卡位置（{placed.grid_code}）不在您的管辖网格内",
-                        f"the check-in point ({placed.grid_code}) lies outside your grids")
+        # Not naming the grid: it is someone else's, and its code is not the caller's to see.
+        raise Forbidden("打卡位置不在您的管辖网格内", "the check-in point lies outside your grids")
     note = (values.get("note") or "").strip()[:1000] or None
     patrol = Patrol(user_id=actor.id if actor else None, at=at, location=f"SRID=4490;POINT({float(x)!r} {float(y)!r})",
                     source_crs=system, placement=placed.placement, grid_code=placed.grid_code,

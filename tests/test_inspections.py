@@ -191,7 +191,7 @@ def test_plan_targets_are_the_gridded_enterprises_of_the_township(client, world,
     assert _plan(client, admin, share=0).status_code == 422
     assert _plan(client, admin, share=1.5).status_code == 422
     assert _plan(client, admin, township="320382102001").status_code == 422, "a village is not a township"
-    assert _plan(client, login("township_leader", "320382103")).status_code == 403
+    assert _plan(client, login("township_leader", "320382103")).status_code == 404
     assert _plan(client, login("authority", "320382")).status_code == 403
     leader = login("township_leader", "320382102")
     assert client.get(f"/api/v1/plans/{plan['id']}", headers=leader).status_code == 200

@@ -30,7 +30,7 @@ GEOD = Geod(ellps="GRS80")
 # UTM zone 50N covers 114-120°E: metres for distance checks, independent of the generator.
 TO_METRES = Transformer.from_crs("EPSG:4326", "EPSG:32650", always_xy=True)
 FILES = ("district.geojson", "townships.geojson", "villages.geojson", "persons.csv",
-         "enterprises.csv", "metadata.json")
+         "enterprises.csv", "hazards.csv", "metadata.json")
 VILLAGE_SUFFIXES = ("社区居民委员会", "社区居委会", "居民委员会", "村民委员会", "居委会", "村委会")
 
 
@@ -482,7 +482,8 @@ def test_metadata_describes_the_files(sample):
         assert entry["bytes"] == len(content)
     assert files["villages.geojson"]["rows"] == 516 and files["enterprises.csv"]["rows"] == len(sample.enterprises)
     assert files["persons.csv"]["rows"] == len(sample.persons)
-    assert sorted(p.name for p in sample.dir.iterdir()) == sorted(FILES)  # no hazards.csv yet
+    assert sorted(p.name for p in sample.dir.iterdir()) == sorted(FILES)
+    assert files["hazards.csv"]["rows"] == sample.metadata["hazards"]["rows"] == 300
     assert sum((sample.dir / f).stat().st_size for f in FILES) < 15 * 1024 * 1024
     for name in FILES:
         text = (sample.dir / name).read_bytes()

@@ -7,9 +7,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
+from api.routes import ERROR_RESPONSES, refuse_nul
 from gridmap.auth import authenticate, issue_token, token_secret
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(refuse_nul)])
 
 
 class Token(BaseModel):

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import BoundarySetDep, ScopeDep, SessionDep, SettingsDep, WriterScope
+from api.routes import ERROR_RESPONSES, refuse_nul
 from gridmap.coverage import coverage_report, store_report
 
-router = APIRouter(prefix="/api/v1", tags=["coverage"])
+router = APIRouter(prefix="/api/v1", tags=["coverage"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(refuse_nul)])
 
 
 class CoverageFeature(BaseModel):

@@ -4,16 +4,18 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import PageDep, ScopeDep, SessionDep, SettingsDep, WriterScope
+from api.routes import ERROR_RESPONSES, refuse_nul
 from gridmap import enterprises as core
 from gridmap import ledgers
 from gridmap.errors import InvalidFile, TooLarge
 from gridmap.taxonomy import load_sectors
 
-router = APIRouter(prefix="/api/v1", tags=["enterprises"])
+router = APIRouter(prefix="/api/v1", tags=["enterprises"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(refuse_nul)])
 
 
 class EnterpriseBase(BaseModel):

@@ -14,15 +14,17 @@ from pathlib import Path as FilePath
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from api.deps import ScopeDep, SessionDep, SettingsDep
+from api.routes import ERROR_RESPONSES, refuse_nul
 from gridmap.export import MEDIA_TYPES, ExportSettings, export, load_export_settings
 from gridmap.exports.catalogue import Labels
 
-router = APIRouter(prefix="/api/v1", tags=["exports"])
+router = APIRouter(prefix="/api/v1", tags=["exports"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(refuse_nul)])
 
 _FILE_TYPES = {media: {} for media in dict.fromkeys(MEDIA_TYPES.values())}
 

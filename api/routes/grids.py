@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import BoundarySetDep, PageDep, ScopeDep, SessionDep
+from api.routes import ERROR_RESPONSES, refuse_nul
 from gridmap import coords
 from gridmap.codes import LEVELS
 from gridmap.queries import grids as q
 
-router = APIRouter(prefix="/api/v1", tags=["grids"])
+router = APIRouter(prefix="/api/v1", tags=["grids"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(refuse_nul)])
 
 
 class PersonPublic(BaseModel):

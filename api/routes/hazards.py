@@ -3,15 +3,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentUser, PageDep, ScopeDep, SessionDep, SettingsDep, WriterScope
+from api.routes import BIGINT_MAX, ERROR_RESPONSES, refuse_nul
 from gridmap import hazards as core
 
-router = APIRouter(prefix="/api/v1", tags=["hazards"])
+router = APIRouter(prefix="/api/v1", tags=["hazards"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(refuse_nul)])
 
+HazardId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
+Id = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
 State = Literal["reported", "filed", "dispatched", "rectifying", "verifying", "closed", "rejected"]
 Crs = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 
@@ -37,8 +41,8 @@ class TransitionBody(BaseModel):
 
     to: State
     note: str | None = Field(None, max_length=4000)
-    attachments: list[int] = Field(default_factory=list, max_length=20)
-    duplicate_of: int | None = None
+    attachments: list[Id] = Field(default_factory=list, max_length=20)
+    duplicate_of: Id | None = None
     supervising_official: str | None = Field(None, max_length=100)
     rectification_plan: str | None = Field(None, max_length=8000)
     category: str | None = Field(None, max_length=60)
@@ -167,12 +171,12 @@ def list_(session: SessionDep, scope: ScopeDep, page: PageDep,
 
 
 @router.get("/hazards/{hazard_id}", response_model=HazardDetail, summary="隐患详情与处置记录 / hazard with its events")
-def detail(hazard_id: int, session: SessionDep, scope: ScopeDep) -> dict:
+def detail(hazard_id: HazardId, session: SessionDep, scope: ScopeDep) -> dict:
     return core.hazard_detail(session, hazard_id, scope)
 
 
 @router.post("/hazards/{hazard_id}/transition", response_model=HazardDetail, summary="流转 / move to the next state")
-def move(hazard_id: int, body: TransitionBody, session: SessionDep, user: CurrentUser, scope: WriterScope,
+def move(hazard_id: HazardId, body: TransitionBody, session: SessionDep, user: CurrentUser, scope: WriterScope,
          settings: SettingsDep) -> dict:
     from gridmap.taxonomy import load_hazard_categories
 
@@ -187,7 +191,7 @@ def move(hazard_id: int, body: TransitionBody, session: SessionDep, user: Curren
 
 @router.post("/hazards/{hazard_id}/attachments", response_model=AttachmentPublic, status_code=201,
              summary="上传附件（两照一表）/ upload an attachment")
-def attach(hazard_id: int, session: SessionDep, user: CurrentUser, scope: WriterScope, settings: SettingsDep,
+def attach(hazard_id: HazardId, session: SessionDep, user: CurrentUser, scope: WriterScope, settings: SettingsDep,
            kind: Annotated[Literal["before_photo", "after_photo", "responsibility_sheet", "other"], Form()],
            file: Annotated[UploadFile, File()]) -> dict:
     attachment = core.add_attachment(session, hazard_id, kind=kind, filename=file.filename or "file",
@@ -199,7 +203,7 @@ def attach(hazard_id: int, session: SessionDep, user: CurrentUser, scope: Writer
 
 @router.get("/attachments/{attachment_id}", summary="下载附件 / download an attachment",
             response_class=FileResponse, responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "application/pdf": {}}}})
-def download(attachment_id: int, session: SessionDep, scope: ScopeDep, settings: SettingsDep) -> FileResponse:
+def download(attachment_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)], session: SessionDep, scope: ScopeDep, settings: SettingsDep) -> FileResponse:
     attachment, path = core.attachment_file(session, attachment_id, scope=scope, settings=settings.hazards)
     return FileResponse(path, media_type=attachment.content_type, filename=attachment.filename)
 

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.deps import SessionDep
+from api.routes import ERROR_RESPONSES, refuse_nul
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(refuse_nul)])
 
 
 class Health(BaseModel):

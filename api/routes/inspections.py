@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentUser, PageDep, ScopeDep, SessionDep, SettingsDep, WriterScope
+from api.routes import BIGINT_MAX, ERROR_RESPONSES, INTEGER_MAX, refuse_nul
 from gridmap import inspections as core
 
-router = APIRouter(prefix="/api/v1", tags=["inspections"])
+router = APIRouter(prefix="/api/v1", tags=["inspections"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(refuse_nul)])
+
+PlanId = Annotated[int, Path(ge=1, le=INTEGER_MAX)]
 
 
 class FoundHazard(BaseModel):
@@ -30,11 +34,11 @@ class InspectionCreate(BaseModel):
 
     enterprise_uscc: str = Field(..., min_length=1, max_length=24, description="企业统一社会信用代码")
     inspected_on: datetime | None = Field(None, description="检查时间（默认现在；无时区按北京时间）")
-    inspectors: list[int] = Field(..., max_length=20, description="持证执法人员编号（至少 2 名）")
+    inspectors: list[Annotated[int, Field(ge=1, le=BIGINT_MAX)]] = Field(..., max_length=20, description="持证执法人员编号（至少 2 名）")
     findings: str | None = Field(None, max_length=8000, description="检查情况")
     case_filed: bool = Field(False, description="是否立案")
     fine_amount: float = Field(0.0, ge=0, allow_inf_nan=False, description="罚款金额（元）")
-    plan_id: int | None = Field(None, ge=1, description="所属检查计划")
+    plan_id: int | None = Field(None, ge=1, le=INTEGER_MAX, description="所属检查计划")
     hazards: list[FoundHazard] = Field(default_factory=list, max_length=100, description="发现的隐患")
 
 
@@ -159,7 +163,7 @@ def list_inspections(session: SessionDep, scope: ScopeDep, page: PageDep,
 
 @router.get("/inspections/{inspection_id}", response_model=InspectionPublic,
             summary="执法检查详情 / an inspection")
-def inspection(inspection_id: int, session: SessionDep, scope: ScopeDep) -> dict:
+def inspection(inspection_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)], session: SessionDep, scope: ScopeDep) -> dict:
     return core.inspection_detail(session, inspection_id, scope)
 
 
@@ -178,13 +182,13 @@ def list_plans(session: SessionDep, scope: ScopeDep, page: PageDep,
 
 @router.get("/plans/{plan_id}", response_model=PlanDetail,
             summary="检查计划：对象、抽取结果、执法人员、完成率 / a plan with its draw")
-def plan(plan_id: int, session: SessionDep, scope: ScopeDep) -> dict:
+def plan(plan_id: PlanId, session: SessionDep, scope: ScopeDep) -> dict:
     return core.plan_detail(session, plan_id, scope)
 
 
 @router.post("/plans/{plan_id}/draw", response_model=PlanDetail,
              summary="双随机抽取 / double-random draw")
-def draw(plan_id: int, session: SessionDep, scope: WriterScope, body: DrawBody | None = None) -> dict:
+def draw(plan_id: PlanId, session: SessionDep, scope: WriterScope, body: DrawBody | None = None) -> dict:
     body = body or DrawBody()
     core.draw_plan(session, plan_id, scope=scope, share=body.share, seed=body.seed, force=body.force)
     return core.plan_detail(session, plan_id, scope)

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import BoundarySetDep, ScopeDep, SessionDep
+from api.routes import ERROR_RESPONSES, refuse_nul
 from gridmap import tiles
 
-router = APIRouter(tags=["layers"])
+router = APIRouter(tags=["layers"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(refuse_nul)])
 LayerPath = Annotated[str, Path(pattern="^(grids|enterprises|hazards|coverage|density)$",
                                 description="grids | enterprises | hazards | coverage | density")]
 LevelQuery = Annotated[str | None, Query(max_length=60, description="层级，逗号分隔 / levels, comma-separated")]

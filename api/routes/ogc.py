@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import ScopeDep, SessionDep, SettingsDep
+from api.routes import ERROR_RESPONSES, refuse_nul
 from gridmap import ogc
 from gridmap.boundaries import get_set
 from gridmap.exports.catalogue import Labels
 
-router = APIRouter(prefix="/ogc", tags=["ogc"])
+router = APIRouter(prefix="/ogc", tags=["ogc"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(refuse_nul)])
 
 _F = {"name": "f", "in": "query", "required": False,
       "description": "json（默认）或 html / json (default) or html",

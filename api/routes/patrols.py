@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentUser, PageDep, ScopeDep, SessionDep, SettingsDep, WriterScope
+from api.routes import ERROR_RESPONSES, refuse_nul
 from gridmap import patrols as core
 
-router = APIRouter(prefix="/api/v1", tags=["patrols"])
+router = APIRouter(prefix="/api/v1", tags=["patrols"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(refuse_nul)])
 
 
 class PatrolCreate(BaseModel):

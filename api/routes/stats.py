@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ScopeDep, SessionDep, SettingsDep
+from api.routes import ERROR_RESPONSES, refuse_nul
 from gridmap.stats import assessment
 
-router = APIRouter(prefix="/api/v1", tags=["stats"])
+router = APIRouter(prefix="/api/v1", tags=["stats"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(refuse_nul)])
 
 
 class Column(BaseModel):
