@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -40,9 +40,21 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """A session for read-only hot paths (map tiles): autocommit, so no BEGIN/COMMIT
+    round trips, and created and closed without a worker-thread hop (neither touches
+    the network for an autocommit connection)."""
+    session: Session = request.app.state.read_sessionmaker()
+    try:
+        yield session
+    finally:
+        session.close()
 # scope="function": commit before the response is sent, so a client that got 201 can
 # read what it wrote on its next request, and a failed commit is an error, not a lost write.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 def _client(request: Request) -> str:

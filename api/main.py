@@ -30,6 +30,8 @@ from api.routes import (
     patrols,
     stats,
 )
+from gridmap.auth import ScopeCache
+from gridmap.boundaries import SetCache
 from gridmap.db import make_engine, make_sessionmaker
 from gridmap.ratelimit import LoginLimiter, SlidingWindow
 from gridmap.settings import Settings, load_settings
@@ -60,7 +62,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.read_sessionmaker = make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
     app.state.login_limiter = LoginLimiter(settings.auth.login_max_failures, settings.auth.login_window_s)
+    app.state.scope_cache = ScopeCache(ttl_s=30.0)
+    app.state.set_cache = SetCache(ttl_s=5.0)
     app.state.tipoff_limiter = SlidingWindow(settings.hazards.tipoffs_per_hour, 3600)
     app.state.lookup_limiter = SlidingWindow(60, 60)
     add_exception_handlers(app)

@@ -191,3 +191,36 @@ class Scope:
     def require_admin(self) -> None:
         if self.role != "admin":
             raise Forbidden("需要管理员权限", "admin rights are required")
+
+
+class ScopeCache:
+    """Who a bearer token is, remembered for a few seconds (per process).
+
+    Tiles come in bursts of dozens per screen; looking the user up for each would double
+    the database work of a tile. A disabled user or a changed scope takes effect within
+    ``ttl_s`` (default 30 s) on the routes that use the cache (the map tiles).
+    """
+
+    def __init__(self, ttl_s: float = 30.0, max_entries: int = 10_000) -> None:
+        import threading
+        import time
+
+        self._clock = time.monotonic
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Scope]] = {}
+        self._lock = threading.Lock()
+
+    def scope(self, token: str, lookup) -> Scope:
+        """The cached scope of ``token``, or ``lookup(token) -> User`` when stale."""
+        now = self._clock()
+        with self._lock:
+            hit = self._entries.get(token)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        scope = Scope.of(lookup(token))
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[token] = (now, scope)
+        return scope

@@ -113,6 +113,31 @@ def get_set(session: Session, set_id: int | None) -> BoundarySet:
     return found
 
 
+class SetCache:
+    """Boundary set ids for the map's hot path, remembered for ``ttl_s`` seconds (per
+    process): after an activation, tiles follow the new set within that time."""
+
+    def __init__(self, ttl_s: float = 5.0) -> None:
+        import threading
+        import time
+
+        self._clock = time.monotonic
+        self.ttl_s = ttl_s
+        self._entries: dict[int | None, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, set_id: int | None, lookup) -> int:
+        now = self._clock()
+        with self._lock:
+            hit = self._entries.get(set_id)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        value = lookup()
+        with self._lock:
+            self._entries[set_id] = (now, value)
+        return value
+
+
 def pending_set(session: Session, *, name: str | None = None) -> BoundarySet:
     """The pending set, created as a copy of the active set when there is none."""
     found = session.scalar(
@@ -550,6 +575,8 @@ def import_boundaries(
         )
         _copy_grids(session, target.id, level, accepted)
         refresh_leaves(session, target.id)
+    # Fresh statistics, or the planner guesses two rows and scans a province per tile.
+    session.execute(text("ANALYZE grid"))
     entry = report.as_dict()
     entry.pop("repaired")
     entry["repaired"] = len(report.repaired)

@@ -110,6 +110,9 @@ def refresh_density(session: Session, districts: Iterable[str] | None = None) ->
             for (res, cell, home), (count, weighted) in totals.items():
                 copy.write_row((res, cell, home, home[:6], count, weighted))
     ensure_cells(session, cells)
+    if len(totals) > 1000:
+        session.execute(text("ANALYZE enterprise_density"))
+        session.execute(text("ANALYZE h3_cell"))
     return len(totals)
 
 

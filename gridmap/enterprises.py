@@ -285,6 +285,8 @@ def _upsert(session: Session, records: list[dict], placements: list[Placement], 
         summary.update(added=added, updated=updated, unchanged=len(records) - added - updated, set_id=set_id)
     if added or updated:
         refresh_density(session, touched)
+    if added + updated > 1000:
+        session.execute(text("ANALYZE enterprise"))
     session.execute(text("TRUNCATE enterprise_stage"))
     return added, updated, len(records) - added - updated
 

@@ -74,7 +74,9 @@ def _scope_sql(scope: Scope, column: str, params: dict) -> str:
 
 # ---------------------------------------------------------------- layer queries
 # Each builder returns SQL selecting the properties plus a column ``g`` (Web Mercator
-# geometry), filtered by the envelope ``env`` (a CTE column in 3857).
+# geometry), filtered by the envelope ``__ENV__``: an expression of the request's parameters
+# (ST_TileEnvelope(:z, :x, :y) …) substituted in, not a CTE column, so the planner sees the
+# box and uses the GiST index (through a CTE it scanned a whole province's villages).
 
 def _grids(params: dict, scope: Scope, zoom: int, level: str | None) -> str:
     params["levels"] = parse_levels(level, zoom)
@@ -83,8 +85,8 @@ def _grids(params: dict, scope: Scope, zoom: int, level: str | None) -> str:
         SELECT g.code, g.name, g.level, g.parent_code, g.population,
                COALESCE(s.score, -1) AS score, COALESCE(s.status, 'unknown') AS status,
                {column} AS g
-        FROM grid g LEFT JOIN grid_status s ON s.set_id = g.set_id AND s.code = g.code, env
-        WHERE g.set_id = :set_id AND g.level = ANY(:levels) AND {column} && env.e
+        FROM grid g LEFT JOIN grid_status s ON s.set_id = g.set_id AND s.code = g.code
+        WHERE g.set_id = :set_id AND g.level = ANY(:levels) AND {column} && __ENV__
           AND {_scope_sql(scope, 'g.code', params)}
     """
 
@@ -93,8 +95,8 @@ def _enterprise_points(params: dict, scope: Scope) -> str:
     return f"""
         SELECT e.uscc, e.name, e.sector, COALESCE(e.risk_level, '') AS risk_level,
                e.placement, COALESCE(e.grid_code, '') AS grid_code, e.location_3857 AS g
-        FROM enterprise e, env
-        WHERE e.location_3857 && env.e AND {_scope_sql(scope, 'e.home_code', params)}
+        FROM enterprise e
+        WHERE e.location_3857 && __ENV__ AND {_scope_sql(scope, 'e.home_code', params)}
     """
 
 
@@ -103,8 +105,8 @@ def _enterprise_cells(params: dict, scope: Scope, res: int) -> str:
     return f"""
         SELECT d.cell::text AS cell, d.res, sum(d.enterprises)::int AS count,
                sum(d.weighted)::int AS weighted, ST_Centroid(c.geom_3857) AS g
-        FROM enterprise_density d JOIN h3_cell c ON c.res = d.res AND c.cell = d.cell, env
-        WHERE d.res = :res AND c.geom_3857 && env.e AND {_scope_sql(scope, 'd.home_code', params)}
+        FROM enterprise_density d JOIN h3_cell c ON c.res = d.res AND c.cell = d.cell
+        WHERE d.res = :res AND c.geom_3857 && __ENV__ AND {_scope_sql(scope, 'd.home_code', params)}
         GROUP BY d.cell, d.res, c.geom_3857
     """
 
@@ -113,8 +115,8 @@ def _hazard_points(params: dict, scope: Scope) -> str:
     return f"""
         SELECT h.id, h.status, h.grade, h.category, h.source, COALESCE(h.grid_code, '') AS grid_code,
                (h.status IN {_OPEN} AND h.deadline < now()) AS overdue, h.location_3857 AS g
-        FROM hazard h, env
-        WHERE h.location_3857 && env.e AND {_scope_sql(scope, 'h.home_code', params)}
+        FROM hazard h
+        WHERE h.location_3857 && __ENV__ AND {_scope_sql(scope, 'h.home_code', params)}
     """
 
 
@@ -125,8 +127,8 @@ def _hazard_cells(params: dict, scope: Scope, res: int) -> str:
         FROM (SELECT h.h3_cells[:res - 3] AS cell, count(*)::int AS count,
                      sum(CASE h.grade WHEN 'major' THEN 3 ELSE 1 END)::int AS weighted,
                      (count(*) FILTER (WHERE h.deadline < now()))::int AS overdue
-              FROM hazard h, env
-              WHERE h.status IN {_OPEN} AND h.location_3857 && env.e AND h.h3_cells IS NOT NULL
+              FROM hazard h
+              WHERE h.status IN {_OPEN} AND h.location_3857 && __ENV__ AND h.h3_cells IS NOT NULL
                 AND {_scope_sql(scope, 'h.home_code', params)}
               GROUP BY 1) x
         JOIN h3_cell c ON c.res = :res AND c.cell = x.cell
@@ -137,8 +139,8 @@ def _coverage(params: dict, scope: Scope) -> str:
     return f"""
         SELECT p.kind, p.parent_code, p.codes::text AS codes, round(p.area_m2::numeric, 1)::float AS area_m2,
                p.geom_3857 AS g
-        FROM coverage_problem p, env
-        WHERE p.set_id = :set_id AND p.geom_3857 && env.e AND {_scope_sql(scope, 'p.parent_code', params)}
+        FROM coverage_problem p
+        WHERE p.set_id = :set_id AND p.geom_3857 && __ENV__ AND {_scope_sql(scope, 'p.parent_code', params)}
     """
 
 
@@ -147,7 +149,7 @@ def _density(params: dict, scope: Scope, res: int) -> str:
     enterprise_scope = _scope_sql(scope, "d.home_code", params)
     hazard_scope = _scope_sql(scope, "h.home_code", params)
     return f"""
-        WITH cells AS (SELECT c.cell, c.geom_3857 FROM h3_cell c, env WHERE c.res = :res AND c.geom_3857 && env.e),
+        WITH cells AS (SELECT c.cell, c.geom_3857 FROM h3_cell c WHERE c.res = :res AND c.geom_3857 && __ENV__),
         e AS (SELECT d.cell, sum(d.enterprises)::int AS n, sum(d.weighted)::int AS w
               FROM enterprise_density d JOIN cells USING (cell)
               WHERE d.res = :res AND {enterprise_scope} GROUP BY d.cell),
@@ -167,36 +169,58 @@ def _density(params: dict, scope: Scope, res: int) -> str:
     """
 
 
+#: The attributes each layer's features carry (the SQL also yields ``g``, the geometry).
+PROPERTIES = {
+    '_grids': ('code', 'name', 'level', 'parent_code', 'population', 'score', 'status'),
+    '_enterprise_points': ('uscc', 'name', 'sector', 'risk_level', 'placement', 'grid_code'),
+    '_enterprise_cells': ('cell', 'res', 'count', 'weighted'),
+    '_hazard_points': ('id', 'status', 'grade', 'category', 'source', 'grid_code', 'overdue'),
+    '_hazard_cells': ('cell', 'res', 'count', 'weighted', 'overdue'),
+    '_coverage': ('kind', 'parent_code', 'codes', 'area_m2'),
+    '_density': ('cell', 'res', 'enterprises', 'enterprises_weighted', 'hazards_open', 'hazards_weighted', 'hazards_overdue'),
+}
+
+
 def _raw_count(session: Session, table: str, column: str, scope_column: str, scope: Scope, env_sql: str,
                params: dict) -> int:
     local = dict(params)
     where = _scope_sql(scope, scope_column, local)
     return session.execute(text(
-        f"WITH env AS ({env_sql}) SELECT count(*) FROM (SELECT 1 FROM {table} t, env WHERE t.{column} && env.e"
+        f"SELECT count(*) FROM (SELECT 1 FROM {table} t WHERE t.{column} && {env_sql}"
         f" AND {where.replace(scope_column, 't.' + scope_column.split('.')[-1])} LIMIT {MAX_RAW_POINTS + 1}) x"),
         local).scalar_one()
 
 
 def _layer_sql(session: Session, layer: str, *, scope: Scope, zoom: int, level: str | None,
-               env_sql: str, params: dict) -> tuple[str, str]:
-    """(SQL, mvt layer name) for one layer at one zoom."""
+               env_sql: str, params: dict) -> tuple[str, str, tuple[str, ...]]:
+    """(SQL, layer name, attribute names) for one layer at one zoom (GeoJSON path)."""
     if layer == "grids":
-        return _grids(params, scope, zoom, level), "grids"
+        return _grids(params, scope, zoom, level), "grids", PROPERTIES["_grids"]
     if layer == "coverage":
-        return _coverage(params, scope), "coverage"
+        return _coverage(params, scope), "coverage", PROPERTIES["_coverage"]
     if layer == "density":
-        return _density(params, scope, resolution_for_zoom(zoom)), "density"
+        return _density(params, scope, resolution_for_zoom(zoom)), "density", PROPERTIES["_density"]
     if layer == "enterprises":
         if zoom >= RAW_POINTS_FROM_ZOOM and _raw_count(
                 session, "enterprise", "location_3857", "e.home_code", scope, env_sql, params) <= MAX_RAW_POINTS:
-            return _enterprise_points(params, scope), "enterprises"
+            return _enterprise_points(params, scope), "enterprises", PROPERTIES["_enterprise_points"]
         res = resolution_for_zoom(zoom) if zoom < RAW_POINTS_FROM_ZOOM else 9
-        return _enterprise_cells(params, scope, res), "enterprises_aggregated"
+        return _enterprise_cells(params, scope, res), "enterprises_aggregated", PROPERTIES["_enterprise_cells"]
     if layer == "hazards":
         if zoom >= RAW_POINTS_FROM_ZOOM:
-            return _hazard_points(params, scope), "hazards"
-        return _hazard_cells(params, scope, resolution_for_zoom(zoom)), "hazards_aggregated"
+            return _hazard_points(params, scope), "hazards", PROPERTIES["_hazard_points"]
+        return (_hazard_cells(params, scope, resolution_for_zoom(zoom)), "hazards_aggregated",
+                PROPERTIES["_hazard_cells"])
     raise NotFound(f"图层 {layer} 不存在（可选：{', '.join(LAYERS)}）", f"layer {layer} not found (one of: {', '.join(LAYERS)})")
+
+
+def _mvt(source: str, name: str, attributes: tuple[str, ...]) -> str:
+    """SQL turning the rows of CTE ``source`` into one MVT layer (attributes named, so the
+    source geometry ``g`` is not encoded as an attribute)."""
+    columns = ", ".join(f"{source}.{a}" for a in attributes)
+    return (f"SELECT ST_AsMVT(t, '{name}', 4096, 'mvt_geom') FROM (SELECT {columns},"
+            f" ST_AsMVTGeom({source}.g, env.e, 4096, 64, true) AS mvt_geom FROM {source}, env) t"
+            " WHERE t.mvt_geom IS NOT NULL")
 
 
 def check_tile(z: int, x: int, y: int) -> None:
@@ -204,23 +228,34 @@ def check_tile(z: int, x: int, y: int) -> None:
         raise NotFound(f"瓦片 {z}/{x}/{y} 不存在", f"tile {z}/{x}/{y} does not exist")
 
 
-def render_tile(session: Session, layer: str, z: int, x: int, y: int, *, scope: Scope, set_id: int,
+def render_tile(session, layer: str, z: int, x: int, y: int, *, scope: Scope, set_id: int,
                 level: str | None = None) -> bytes:
-    """One Mapbox Vector Tile (possibly empty) of a layer."""
+    """One Mapbox Vector Tile (possibly empty) of a layer, in one SQL statement.
+
+    ``session`` may be a SQLAlchemy Session or Connection.
+    """
     check_tile(z, x, y)
     params = {"z": z, "x": x, "y": y, "set_id": set_id}
-    env_sql = "SELECT ST_TileEnvelope(:z, :x, :y) AS e"
-    sql, name = _layer_sql(session, layer, scope=scope, zoom=z, level=level, env_sql=env_sql, params=params)
-    params["layer_name"] = name
-    # ST_AsMVT expands a jsonb column into the features' attributes.
-    data = session.execute(text(
-        f"""
-        WITH env AS ({env_sql}), f AS ({sql})
-        SELECT ST_AsMVT(t.*, :layer_name, 4096, 'mvt_geom')
-        FROM (SELECT to_jsonb(f) - 'g' AS props, ST_AsMVTGeom(f.g, env.e, 4096, 64, true) AS mvt_geom
-              FROM f, env) t
-        WHERE t.mvt_geom IS NOT NULL
-        """), params).scalar()
+    box = "ST_TileEnvelope(:z, :x, :y)"
+    env = f"env AS (SELECT {box} AS e)"
+    if layer == "enterprises" and z >= RAW_POINTS_FROM_ZOOM:
+        # Raw points unless the tile would hold too many: decided inside the statement
+        # (PostgreSQL evaluates only the CASE branch it needs).
+        points = _enterprise_points(params, scope)
+        cells = _enterprise_cells(params, scope, 9)
+        scope_sql = _scope_sql(scope, "e.home_code", params)
+        sql = f"""
+            WITH {env}, pts AS ({points.replace("__ENV__", box)}), agg AS ({cells.replace("__ENV__", box)})
+            SELECT CASE WHEN (SELECT count(*) FROM (SELECT 1 FROM enterprise e WHERE e.location_3857 && {box}
+                                                    AND {scope_sql} LIMIT {MAX_RAW_POINTS + 1}) n) <= {MAX_RAW_POINTS}
+                        THEN ({_mvt('pts', 'enterprises', PROPERTIES['_enterprise_points'])})
+                        ELSE ({_mvt('agg', 'enterprises_aggregated', PROPERTIES['_enterprise_cells'])}) END
+        """
+    else:
+        source, name, attributes = _layer_sql(session, layer, scope=scope, zoom=z, level=level,
+                                              env_sql=box, params=params)
+        sql = f"WITH {env}, f AS ({source.replace('__ENV__', box)}) {_mvt('f', name, attributes)}"
+    data = session.execute(text(sql), params).scalar()
     return bytes(data) if data else b""
 
 
@@ -260,11 +295,12 @@ def layer_geojson(session: Session, layer: str, *, scope: Scope, set_id: int,
         zoom = zoom_for_bbox(bbox)
     params = {"minx": max(bbox[0], -180.0), "miny": max(bbox[1], -85.0), "maxx": min(bbox[2], 180.0),
               "maxy": min(bbox[3], 85.0), "set_id": set_id}
-    env_sql = "SELECT ST_Transform(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326), 3857) AS e"
-    sql, name = _layer_sql(session, layer, scope=scope, zoom=zoom, level=level, env_sql=env_sql, params=params)
+    env_sql = "ST_Transform(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326), 3857)"
+    sql, name, _attributes = _layer_sql(session, layer, scope=scope, zoom=zoom, level=level, env_sql=env_sql,
+                                        params=params)
     rows = session.execute(text(
         f"""
-        WITH env AS ({env_sql}), f AS ({sql})
+        WITH f AS ({sql.replace("__ENV__", env_sql)})
         SELECT to_jsonb(f) - 'g', ST_AsGeoJSON(ST_Transform(f.g, 4326), 7)
         FROM f LIMIT {MAX_GEOJSON_FEATURES + 1}
         """), params).all()

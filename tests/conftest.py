@@ -83,7 +83,7 @@ def session(engine) -> Iterator[Session]:
 
 @pytest.fixture
 def app(session, settings):
-    from api.deps import get_session
+    from api.deps import get_read_session, get_session
     from api.main import create_app
 
     application = create_app(settings)
@@ -93,6 +93,7 @@ def app(session, settings):
         session.flush()
 
     application.dependency_overrides[get_session] = _session
+    application.dependency_overrides[get_read_session] = _session
     return application
 
 

@@ -762,7 +762,7 @@ def matrix(engine, database_url, tmp_path_factory):
     app's sessions are savepoints inside it (rolled back when a request fails)."""
     from fastapi.testclient import TestClient
 
-    from api.deps import get_session
+    from api.deps import get_read_session, get_session
     from api.main import create_app
     from gridmap.ratelimit import SlidingWindow
     from tests.conftest import _test_settings
@@ -791,6 +791,7 @@ def matrix(engine, database_url, tmp_path_factory):
                 raise
 
         application.dependency_overrides[get_session] = request_session
+        application.dependency_overrides[get_read_session] = request_session
         with TestClient(application) as client:
             yield Matrix(world, client, session, application)
     finally:

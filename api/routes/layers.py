@@ -2,13 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
-from api.deps import BoundarySetDep, ScopeDep, SessionDep
+from api.deps import BoundarySetDep, ReadSessionDep, ScopeDep, SessionDep, oauth2
 from api.routes import ERROR_RESPONSES, refuse_nul
 from gridmap import tiles
+from gridmap.auth import token_secret, user_from_token
+from gridmap.boundaries import get_set
+from gridmap.errors import NotAuthenticated
 
 router = APIRouter(tags=["layers"], responses=ERROR_RESPONSES,
                    dependencies=[Depends(refuse_nul)])
@@ -27,10 +30,25 @@ class FeatureCollection(BaseModel):
 
 @router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", summary="矢量瓦片 / Mapbox Vector Tile",
             response_class=Response, responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}})
-def tile(layer: LayerPath, z: Annotated[int, Path(ge=0, le=22)], x: Annotated[int, Path(ge=0)],
-         y: Annotated[int, Path(ge=0)], session: SessionDep, scope: ScopeDep, boundary_set: BoundarySetDep,
+def tile(request: Request, layer: LayerPath, z: Annotated[int, Path(ge=0, le=22)],
+         x: Annotated[int, Path(ge=0, le=2**22)], y: Annotated[int, Path(ge=0, le=2**22)],
+         session: ReadSessionDep, token: Annotated[str | None, Depends(oauth2)],
+         set_id: Annotated[int | None, Query(alias="set", ge=1, le=2**31 - 1,
+                                            description="边界版本编号 / boundary set id")] = None,
          level: LevelQuery = None) -> Response:
-    data = tiles.render_tile(session, layer, z, x, y, scope=scope, set_id=boundary_set.id, level=level)
+    """The map's hot path: the caller's scope and the boundary set come from short-lived
+    caches (``ScopeCache``, ``SetCache``) instead of two queries and three dependencies
+    per tile, and the tile is one SQL statement."""
+    if not token:
+        raise NotAuthenticated("需要登录（Bearer 令牌）", "authentication required (Bearer token)")
+    settings = request.app.state.settings
+
+    def lookup(value: str):
+        return user_from_token(session, value, secret=token_secret(session, settings.auth))
+
+    scope = request.app.state.scope_cache.scope(token, lookup)
+    boundary_set = request.app.state.set_cache.get(set_id, lambda: get_set(session, set_id).id)
+    data = tiles.render_tile(session, layer, z, x, y, scope=scope, set_id=boundary_set, level=level)
     return Response(content=data, media_type="application/vnd.mapbox-vector-tile",
                     headers={"Cache-Control": "private, max-age=60"})
 
