@@ -2,7 +2,8 @@
 
 Each enterprise carries its resolution-9 H3 cell (``h3_r9``); ``enterprise_density``
 holds, per resolution 4-9, per cell and per home grid code, how many enterprises there
-are and their risk-weighted count. Keeping the home grid in the key lets every tile and
+are and their risk-weighted count — and the same per district (``home_code`` =
+district code + ``*``), which is what unscoped and district-wide readers use. Keeping the home grid in the key lets every tile and
 layer apply the user's scope on the aggregate itself (a township leader's hexagons count
 only their township's enterprises). The table is rebuilt per district after imports,
 re-placement and edits (:func:`refresh_density`). Hazards are few and change often, so
@@ -23,6 +24,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 RESOLUTIONS = (4, 5, 6, 7, 8, 9)
+#: Suffix of the ``home_code`` of a district's total rows in ``enterprise_density``.
+DISTRICT_TOTAL = "*"
 RISK_WEIGHTS = {"major": 4, "high": 3, "medium": 2, "low": 1}
 HAZARD_WEIGHTS = {"general": 1, "major": 3}
 
@@ -100,9 +103,13 @@ def refresh_density(session: Session, districts: Iterable[str] | None = None) ->
     for cell, home, count, weighted in rows:
         for res in RESOLUTIONS:
             parent = cell if res == 9 else h3.cell_to_parent(cell, res)
-            entry = totals[(res, parent, home)]
-            entry[0] += count
-            entry[1] += weighted
+            # Per home grid (scoped users filter these by code prefix) and per district
+            # (``<district>*``: what an admin or a district-wide user reads — one row per
+            # hexagon instead of one per village in it).
+            for key in (home, home[:6] + DISTRICT_TOTAL):
+                entry = totals[(res, parent, key)]
+                entry[0] += count
+                entry[1] += weighted
             cells[res].add(parent)
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cur:

@@ -65,6 +65,14 @@ def parse_levels(level: str | None, zoom: int) -> list[str]:
     return levels
 
 
+def _density_rows(scope: Scope, params: dict, column: str = "d.home_code") -> str:
+    """Which ``enterprise_density`` rows a reader sums: the district totals (``…*``) for
+    everything or a district, the per-grid rows (prefix-filtered) for a narrower scope."""
+    if scope.code is None or len(scope.code) == 6:
+        return f"{column} LIKE '%*' AND {_scope_sql(scope, column, params)}"
+    return f"{column} NOT LIKE '%*' AND {_scope_sql(scope, column, params)}"
+
+
 def _scope_sql(scope: Scope, column: str, params: dict) -> str:
     if scope.code is None:
         return "TRUE"
@@ -101,12 +109,12 @@ def _enterprise_points(params: dict, scope: Scope) -> str:
 
 
 def _enterprise_cells(params: dict, scope: Scope, res: int) -> str:
-    params["res"] = res
+    res = int(res)  # a literal, so the per-resolution index serves generic plans too
     return f"""
         SELECT d.cell::text AS cell, d.res, sum(d.enterprises)::int AS count,
                sum(d.weighted)::int AS weighted, ST_Centroid(c.geom_3857) AS g
         FROM enterprise_density d JOIN h3_cell c ON c.res = d.res AND c.cell = d.cell
-        WHERE d.res = :res AND c.geom_3857 && __ENV__ AND {_scope_sql(scope, 'd.home_code', params)}
+        WHERE d.res = {res} AND c.geom_3857 && __ENV__ AND {_density_rows(scope, params)}
         GROUP BY d.cell, d.res, c.geom_3857
     """
 
@@ -121,17 +129,17 @@ def _hazard_points(params: dict, scope: Scope) -> str:
 
 
 def _hazard_cells(params: dict, scope: Scope, res: int) -> str:
-    params["res"] = res
+    res = int(res)
     return f"""
         SELECT c.cell::text AS cell, c.res, x.count, x.weighted, x.overdue, ST_Centroid(c.geom_3857) AS g
-        FROM (SELECT h.h3_cells[:res - 3] AS cell, count(*)::int AS count,
+        FROM (SELECT h.h3_cells[{res - 3}] AS cell, count(*)::int AS count,
                      sum(CASE h.grade WHEN 'major' THEN 3 ELSE 1 END)::int AS weighted,
                      (count(*) FILTER (WHERE h.deadline < now()))::int AS overdue
               FROM hazard h
               WHERE h.status IN {_OPEN} AND h.location_3857 && __ENV__ AND h.h3_cells IS NOT NULL
                 AND {_scope_sql(scope, 'h.home_code', params)}
               GROUP BY 1) x
-        JOIN h3_cell c ON c.res = :res AND c.cell = x.cell
+        JOIN h3_cell c ON c.res = {res} AND c.cell = x.cell
     """
 
 
@@ -145,22 +153,22 @@ def _coverage(params: dict, scope: Scope) -> str:
 
 
 def _density(params: dict, scope: Scope, res: int) -> str:
-    params["res"] = res
-    enterprise_scope = _scope_sql(scope, "d.home_code", params)
+    res = int(res)
+    enterprise_scope = _density_rows(scope, params)
     hazard_scope = _scope_sql(scope, "h.home_code", params)
     return f"""
-        WITH cells AS (SELECT c.cell, c.geom_3857 FROM h3_cell c WHERE c.res = :res AND c.geom_3857 && __ENV__),
+        WITH cells AS (SELECT c.cell, c.geom_3857 FROM h3_cell c WHERE c.res = {res} AND c.geom_3857 && __ENV__),
         e AS (SELECT d.cell, sum(d.enterprises)::int AS n, sum(d.weighted)::int AS w
               FROM enterprise_density d JOIN cells USING (cell)
-              WHERE d.res = :res AND {enterprise_scope} GROUP BY d.cell),
-        h AS (SELECT h.h3_cells[:res - 3] AS cell, count(*)::int AS n,
+              WHERE d.res = {res} AND {enterprise_scope} GROUP BY d.cell),
+        h AS (SELECT h.h3_cells[{res - 3}] AS cell, count(*)::int AS n,
                      sum(CASE h.grade WHEN 'major' THEN 3 ELSE 1 END)::int AS w,
                      (count(*) FILTER (WHERE h.deadline < now()))::int AS overdue
               FROM hazard h
-              WHERE h.status IN {_OPEN} AND h.h3_cells IS NOT NULL AND h.h3_cells[:res - 3] IN (SELECT cell FROM cells)
+              WHERE h.status IN {_OPEN} AND h.h3_cells IS NOT NULL AND h.h3_cells[{res - 3}] IN (SELECT cell FROM cells)
                 AND {hazard_scope}
               GROUP BY 1)
-        SELECT cells.cell::text AS cell, :res AS res, COALESCE(e.n, 0) AS enterprises,
+        SELECT cells.cell::text AS cell, {res} AS res, COALESCE(e.n, 0) AS enterprises,
                COALESCE(e.w, 0) AS enterprises_weighted, COALESCE(h.n, 0) AS hazards_open,
                COALESCE(h.w, 0) AS hazards_weighted, COALESCE(h.overdue, 0) AS hazards_overdue,
                cells.geom_3857 AS g
