@@ -26,8 +26,10 @@ per-row reprojection; everything is filtered with the GiST indexes on those colu
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import re
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -263,8 +265,31 @@ def render_tile(session, layer: str, z: int, x: int, y: int, *, scope: Scope, se
         source, name, attributes = _layer_sql(session, layer, scope=scope, zoom=z, level=level,
                                               env_sql=box, params=params)
         sql = f"WITH {env}, f AS ({source.replace('__ENV__', box)}) {_mvt('f', name, attributes)}"
-    data = session.execute(text(sql), params).scalar()
+    data = _execute_raw(session, sql, params)
     return bytes(data) if data else b""
+
+
+_PARAM = re.compile(r"(?<![:\w]):(?!:)(\w+)")
+
+
+@functools.lru_cache(maxsize=256)
+def _pyformat(sql: str) -> str:
+    """``:name`` parameters → psycopg's ``%(name)s`` (``::`` casts left alone)."""
+    return _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+def _execute_raw(session, sql: str, params: dict):
+    """Run a tile statement on the driver connection directly: a tile is the hottest
+    path, and SQLAlchemy's statement handling costs more than the query itself for small
+    tiles. Same transaction and connection as the session."""
+    connection = session.connection() if hasattr(session, "connection") else session
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(_pyformat(sql), params)
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return row[0] if row else None
 
 
 def zoom_for_bbox(bbox: tuple[float, float, float, float]) -> int:
