@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from gridmap.audit import set_context
 from gridmap.auth import Scope, token_secret, user_from_token
 from gridmap.boundaries import get_set
+from gridmap.db import session_scope
 from gridmap.errors import NotAuthenticated
 from gridmap.models import BoundarySet, User
 from gridmap.settings import Settings
@@ -25,18 +26,11 @@ def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request: committed when the route returns, rolled back on error."""
-    session: Session = request.app.state.sessionmaker()
-    try:
+    with session_scope(request.app.state.sessionmaker) as session:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             set_context(session, actor=f"anonymous@{_client(request)}", method=request.method,
                         route=_route(request), client=_client(request))
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -73,3 +73,40 @@ def append_results(title: str, command: str, body: str) -> None:
 
 def dump(obj) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2, default=str)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve(app: str, env: dict, *, workers: int = 1, log_path: Path | None = None, factory: bool | None = None):
+    """Run ``uvicorn APP`` on a free loopback port until the block ends; yields the base URL
+    once ``/healthz`` answers."""
+    import sys
+    import urllib.request
+
+    port = free_port()
+    factory = ("create_app" in app) if factory is None else factory
+    log = log_path.open("w") if log_path else subprocess.DEVNULL
+    process = subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+                                "--workers", str(workers), "--log-level", "warning", *(["--factory"] if factory else [])],
+                               cwd=Path(__file__).resolve().parents[1], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if log_path:
+            log.close()

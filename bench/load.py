@@ -16,26 +16,21 @@ import argparse
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import append_results, machine  # noqa: E402
+from bench.common import append_results, machine, serve  # noqa: E402
 
 DB_NAME = "gridmap_load"
 URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
 
 
 def prepare_database() -> dict:
-    import shapely
     from sqlalchemy import create_engine, select, text
     from sqlalchemy.orm import Session
 
@@ -80,38 +75,13 @@ def prepare_database() -> dict:
             create_user(session, leader["username"], role="township_leader", scope=code[:9], password="load-password")
             accounts["teams"].append({"village": code, "point": [point.x, point.y], "staff": staff, "leader": leader})
     engine.dispose()
-    _ = shapely
     return accounts
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def server(workers: int, log_path: Path):
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": URL, "GRIDMAP_AUTH_SECRET_KEY": "load-test-secret-0123456789",
-           # The load test measures the service, not the anti-guessing limits.
-           "GRIDMAP_AUTH_LOGIN_MAX_FAILURES": "1000000", "GRIDMAP_HAZARD_TIPOFFS_PER_HOUR": "1000000"}
-    with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
-                                    "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                                    "--log-level", "warning"], cwd=REPO, env=env, stdout=log, stderr=log)
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        try:
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+def server_env() -> dict:
+    return {**os.environ, "DATABASE_URL": URL, "GRIDMAP_AUTH_SECRET_KEY": "load-test-secret-0123456789",
+            # The load test measures the service, not the anti-guessing limits.
+            "GRIDMAP_AUTH_LOGIN_MAX_FAILURES": "1000000", "GRIDMAP_HAZARD_TIPOFFS_PER_HOUR": "1000000"}
 
 
 def idle_in_transaction() -> int:
@@ -136,7 +106,7 @@ def main() -> None:
     accounts = prepare_database()
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "server.log"
-        with server(args.workers, log_path) as base:
+        with serve("api.main:create_app", server_env(), workers=args.workers, log_path=log_path) as base:
             prefix = Path(tmp) / "locust"
             env = {**os.environ, "GRIDMAP_LOAD_ACCOUNTS": json.dumps(accounts)}
             print(f"locust: {args.users} users for {args.seconds} s against {base} …", flush=True)

@@ -20,19 +20,16 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import append_results, machine  # noqa: E402
+from bench.common import append_results, machine, serve  # noqa: E402
 from bench.province import URL, ensure_province_database  # noqa: E402
 
 WRK_SCRIPT = r"""
@@ -78,32 +75,6 @@ def tile_list(count: int = 400, seed: int = 1) -> list[tuple[int, int, int]]:
         z = rng.randint(10, 14)
         tiles.append((z, *tile_of(lon, lat, z)))
     return tiles
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serve(app: str, env: dict):
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-                                "--workers", "1", "--log-level", "warning", *(["--factory"] if "create_app" in app else [])],
-                               cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            with urllib.request.urlopen(base + ("/healthz" if "create_app" in app else "/healthz"), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.1)
-    try:
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def wrk(base: str, paths: list[str], seconds: int, auth: str = "") -> dict:

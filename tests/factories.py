@@ -76,3 +76,33 @@ def login(session, settings):
         return {"Authorization": f"Bearer {token}"}
 
     return _login
+
+
+@pytest.fixture
+def cli(session, settings, capsys):
+    """``cli(*args, stdin=None)`` → (exit status, stdout, stderr) of the real CLI, run on the
+    test's rolled-back session."""
+    import io
+    import sys
+    from contextlib import contextmanager
+
+    from gridmap.cli import CliContext, invoke
+
+    @contextmanager
+    def shared_session():
+        yield session
+        session.flush()
+
+    context = CliContext(settings=settings, session_factory=shared_session)
+
+    def run(*args: str, stdin: str | None = None):
+        if stdin is not None:
+            sys.stdin = io.StringIO(stdin)
+        try:
+            code = invoke(list(args), obj=context)
+        finally:
+            sys.stdin = sys.__stdin__
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -2,41 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-from contextlib import contextmanager
 
-import pytest
 from shapely.geometry import box
 from sqlalchemy import select
 
-from gridmap.cli import CliContext, invoke
 from gridmap.models import BoundarySet, User
 from tests.vector_files import write_layer
-
-
-@pytest.fixture
-def cli(session, settings, capsys):
-    @contextmanager
-    def shared_session():
-        yield session
-        session.flush()
-
-    context = CliContext(settings=settings, session_factory=shared_session)
-
-    def run(*args: str, stdin: str | None = None):
-        if stdin is not None:
-            sys.stdin = io.StringIO(stdin)
-        try:
-            code = invoke(list(args), obj=context)
-        finally:
-            sys.stdin = sys.__stdin__
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def _district_file(tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -19,7 +18,6 @@ from shapely.geometry import Polygon, box
 from sqlalchemy import text
 
 from gridmap.boundaries import add_grid
-from gridmap.cli import CliContext, invoke
 from gridmap.coverage import coverage_report, geometry_defects, lonlat_area_m2
 from gridmap.models import Enterprise
 from gridmap.settings import CoverageSettings
@@ -399,23 +397,6 @@ def test_stale_grids_from_patrol_records(session, toy_district):
 
 
 # ----------------------------------------------------------------------- CLI / API
-
-@pytest.fixture
-def cli(session, settings, capsys):
-    @contextmanager
-    def shared_session():
-        yield session
-        session.flush()
-
-    context = CliContext(settings=settings, session_factory=shared_session)
-
-    def run(*args: str):
-        code = invoke(list(args), obj=context)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
 
 def test_cli_json_is_only_json(cli, session, toy_district):
     make_person(session, grid_code=DISTRICT, role="first_responsible")

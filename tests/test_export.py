@@ -13,7 +13,6 @@ import sqlite3
 import subprocess
 import xml.etree.ElementTree as ET
 import zipfile
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from gridmap.auth import Scope
-from gridmap.cli import CliContext, invoke
 from gridmap.errors import InvalidInput, NotFound, TooLarge
 from gridmap.export import ExportSettings, export, plan_export
 from gridmap.hazards import create_hazard
@@ -439,23 +437,6 @@ def test_api_errors(client, app, district, login):
 
 
 # --------------------------------------------------------------------------- CLI
-
-@pytest.fixture
-def cli(session, settings, capsys):
-    @contextmanager
-    def shared_session():
-        yield session
-        session.flush()
-
-    context = CliContext(settings=settings, session_factory=shared_session)
-
-    def run(*args: str):
-        code = invoke(list(args), obj=context)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
 
 def test_cli_export(cli, district, tmp_path):
     target = tmp_path / "pizhou.gpkg"

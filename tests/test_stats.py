@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import random
-from contextlib import contextmanager
 from datetime import date, datetime
 
 import pytest
@@ -32,7 +31,6 @@ from shapely.geometry import box
 
 from gridmap.auth import Scope
 from gridmap.boundaries import add_grid
-from gridmap.cli import CliContext, invoke
 from gridmap.inspections import CHINA_TZ
 from gridmap.models import Enterprise, Hazard, Inspection, InspectionPlan, PlanTarget
 from gridmap.settings import StatsSettings
@@ -225,23 +223,6 @@ def test_stats_api_scope_and_errors(client, dataset, login):
                       headers=admin).status_code == 422
     assert client.get("/api/v1/stats/320382", params={"from": "yesterday"}, headers=admin).status_code == 422
     assert client.get("/api/v1/stats/320382").status_code == 401
-
-
-@pytest.fixture
-def cli(session, settings, capsys):
-    @contextmanager
-    def shared_session():
-        yield session
-        session.flush()
-
-    context = CliContext(settings=settings, session_factory=shared_session)
-
-    def run(*args: str):
-        code = invoke(list(args), obj=context)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def test_cli_json_and_table(cli, dataset):

@@ -92,7 +92,14 @@ from gridmap.coords import from_cgcs2000
 from gridmap.coverage import lonlat_area_m2
 from gridmap.errors import InvalidFile, InvalidInput
 from gridmap.sample import names as naming
-from gridmap.sample.pizhou import SECTOR_DEPARTMENTS, SECTOR_MIX, STAFFING_STANDARDS
+from gridmap.sample.pizhou import (
+    _ABOVE_SCALE_SHARE,
+    _RISK_BY_SECTOR,
+    _RISK_LEVELS,
+    SECTOR_DEPARTMENTS,
+    SECTOR_MIX,
+    STAFFING_STANDARDS,
+)
 from gridmap.sample.synth_names import (
     NAME_TEMPLATES,
     PROVINCE_ABBREVIATIONS,
@@ -167,20 +174,6 @@ _ENTERPRISE_COLUMNS = (
 # "" is an address-only record.
 _COORD_SYSTEMS = ("wgs84", "gcj02", "bd09", "")
 _COORD_SHARES = np.array([0.45, 0.30, 0.10, 0.15])
-_RISK_LEVELS = ("重大", "较大", "一般", "低")
-_RISK_BY_SECTOR = {
-    "危险化学品": (0.12, 0.38, 0.40, 0.10), "金属冶炼": (0.08, 0.40, 0.42, 0.10),
-    "粉尘涉爆": (0.03, 0.30, 0.52, 0.15), "建筑施工": (0.02, 0.18, 0.55, 0.25),
-    "道路运输": (0.01, 0.14, 0.55, 0.30), "人员密集场所": (0.02, 0.12, 0.46, 0.40),
-    "烟花爆竹": (0.20, 0.50, 0.30, 0.00), "非煤矿山": (0.15, 0.45, 0.35, 0.05),
-    "冷库": (0.05, 0.30, 0.45, 0.20), "加油站": (0.00, 0.30, 0.60, 0.10),
-    "燃气": (0.20, 0.45, 0.30, 0.05), "一般制造业": (0.00, 0.05, 0.35, 0.60),
-}
-_ABOVE_SCALE_SHARE = {
-    "危险化学品": 0.6, "金属冶炼": 0.5, "建筑施工": 0.4, "一般制造业": 0.3, "粉尘涉爆": 0.25,
-    "燃气": 0.3, "道路运输": 0.15, "冷库": 0.15, "人员密集场所": 0.1, "加油站": 0.1,
-    "非煤矿山": 0.2, "烟花爆竹": 0.0,
-}
 _SECTORS = tuple(sorted(SECTOR_MIX))
 _SECTOR_OVERRIDES = {
     "开发区": {"危险化学品": 22.0, "金属冶炼": 7.0, "人员密集场所": 2.0, "冷库": 2.0,
