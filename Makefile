@@ -1,5 +1,5 @@
 # Thin wrappers; the work is in scripts/bootstrap.sh and the gridmap CLI.
-.PHONY: setup demo test bench lint clean-db
+.PHONY: setup demo test bench lint
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -11,6 +11,7 @@ setup:
 demo: setup
 	.venv/bin/gridmap demo --host $(HOST) --port $(PORT)
 
+# `make setup`'s work plus the tools the tests drive (chromium, gdal-bin, a CJK font).
 test:
 	scripts/bootstrap.sh --test
 	.venv/bin/python -m pytest $(PYTEST_ARGS)

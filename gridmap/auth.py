@@ -3,7 +3,8 @@
 Roles: ``admin`` (command centre, everything), ``township_leader`` and ``grid_staff``
 (scoped to one grid's subtree), ``authority`` (read-only: views and exports; optionally
 scoped to a district). A scope is a grid code; because child codes extend their
-parent's, "inside the scope" is "the code starts with the scope code".
+parent's, "inside the scope" is "the code starts with the scope code" — except for a
+micro-grid or direct-grid scope, which has no children and matches its own code only.
 
 Passwords are hashed with scrypt (``hashlib``, memory-hard, no extra dependency); tokens
 are HS256 JWTs naming the user id, checked against the database on every request so a
@@ -24,7 +25,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gridmap.boundaries import active_set
-from gridmap.codes import level_of_code, validate_code
+from gridmap.codes import has_subtree, level_of_code, validate_code, within
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from gridmap.models import USER_ROLES, AppSecret, Grid, User
 from gridmap.settings import AuthSettings
@@ -165,9 +166,7 @@ class Scope:
 
     def allows(self, code: str | None) -> bool:
         """True when the grid ``code`` lies in this scope (unplaced things: admins only)."""
-        if self.code is None:
-            return True
-        return code is not None and code.startswith(self.code)
+        return within(code, self.code)
 
     def require(self, code: str | None, what_zh: str = "对象", what_en: str = "object") -> None:
         """Raise NotFound (not 403: do not reveal existence) when out of scope."""
@@ -175,9 +174,15 @@ class Scope:
             raise NotFound(f"{what_zh}不存在", f"{what_en} not found")
 
     def filter(self, column):
-        """A SQL condition restricting ``column`` (a grid-code column) to the scope."""
+        """A SQL condition restricting ``column`` (a grid-code column) to the scope.
+
+        The same rule as :meth:`allows`: a prefix match, except that a micro-grid or
+        direct-grid scope matches its own code only (see :func:`gridmap.codes.within`).
+        """
         if self.code is None:
             return True
+        if not has_subtree(self.code):
+            return column == self.code
         return column.startswith(self.code, autoescape=True)
 
     @property

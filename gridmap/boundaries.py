@@ -15,6 +15,7 @@ are made and reported.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +31,13 @@ from gridmap.codes import (
     LEVEL_DEPTH,
     LEVEL_NAMES_ZH,
     LEVELS,
+    VARIABLE_WIDTH_LEVELS,
     level_of_code,
     normalise_code,
     parent_code_of,
 )
 from gridmap.db import in_array
-from gridmap.errors import ImportRejected, InvalidInput, NotFound, UnknownCRS
+from gridmap.errors import ImportRejected, InvalidFile, InvalidInput, NotFound, UnknownCRS
 from gridmap.files import read_vector
 from gridmap.models import BoundarySet, Grid
 from gridmap.settings import ImportSettings
@@ -138,6 +140,33 @@ class SetCache:
         return value
 
 
+#: The name a set has until its first import names it (and the name of sets created
+#: before sets were named after their imports).
+UNNAMED = "pending"
+
+
+def default_set_name(imports: list[dict], day: date) -> str:
+    """A set's name when nobody gave one: the day, then its files and their levels.
+
+    >>> default_set_name([{"source": "d.geojson", "level": "district"},
+    ...                   {"source": "t.zip", "level": "township"}], date(2025, 3, 1))
+    '2025-03-01 d.geojson, t.zip (district, township)'
+    """
+    sources = ", ".join(dict.fromkeys(str(i.get("source")) for i in imports))
+    levels = ", ".join(dict.fromkeys(str(i.get("level")) for i in imports))
+    name = f"{day.isoformat()} {sources} ({levels})" if imports else day.isoformat()
+    limit = BoundarySet.name.type.length
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _name_after_imports(boundary_set: BoundarySet, before: list[dict]) -> None:
+    """Rename ``boundary_set`` after its imports unless someone named it: a name that is
+    still the default for the imports ``before`` this one follows the set's contents."""
+    day = (boundary_set.created_at or datetime.now(UTC)).date()
+    if boundary_set.name in (UNNAMED, default_set_name(before, day)):
+        boundary_set.name = default_set_name(boundary_set.imports, day)
+
+
 def pending_set(session: Session, *, name: str | None = None) -> BoundarySet:
     """The pending set, created as a copy of the active set when there is none."""
     found = session.scalar(
@@ -146,7 +175,7 @@ def pending_set(session: Session, *, name: str | None = None) -> BoundarySet:
     if found is not None:
         return found
     current = active_set(session)
-    created = BoundarySet(name=name or "pending", status="pending", imports=[])
+    created = BoundarySet(name=name or UNNAMED, status="pending", imports=[])
     session.add(created)
     session.flush()
     if current is not None:
@@ -243,6 +272,8 @@ def activate(session: Session, set_id: int, *, commit: bool = False) -> Activati
             session.flush()
         target.status = "active"
         target.activated_at = func.now()
+        if target.name == UNNAMED:  # a set from before sets were named after their imports
+            target.name = default_set_name(target.imports or [], date.today())
         session.flush()
     return ActivationReport(
         set_id=set_id,
@@ -347,11 +378,12 @@ def _to_multipolygon(geom) -> MultiPolygon | None:
 _SLIVER_RATIO = 1e-9
 
 
-def _repair(geom) -> tuple[MultiPolygon | None, str | None]:
-    """Repair an invalid polygon with GEOS MakeValid (what PostGIS ST_MakeValid runs)."""
+def _repair(geom) -> tuple[MultiPolygon | None, tuple[str, str] | None]:
+    """Repair an invalid polygon with GEOS MakeValid (what PostGIS ST_MakeValid runs);
+    the reason it was invalid comes back in Chinese and English."""
     if shapely.is_valid(geom):
         return _to_multipolygon(geom), None
-    reason = shapely.is_valid_reason(geom)
+    reason = _validity_reason(shapely.is_valid_reason(geom))
     fixed = _to_multipolygon(shapely.make_valid(geom))
     if fixed is not None:
         # A ring whose points are (nearly) collinear comes out of MakeValid as slivers of
@@ -368,6 +400,13 @@ def _transform(geom, kind: str, transformer):
     return coords.transform_geometry(geom, kind, "cgcs2000")
 
 
+def _number(value: float) -> str:
+    """A coordinate for a message: at most 6 decimals and a bounded length, whatever the
+    file held (``1e300`` must not print 300 digits)."""
+    value = float(value)
+    return f"{value:.6f}" if np.isfinite(value) and abs(value) < 1e6 else f"{value:.6g}"
+
+
 def _coordinate_problem(geom) -> tuple[str, str] | None:
     """A reason when the geometry's coordinates are outside China or look swapped."""
     xy = shapely.get_coordinates(geom)
@@ -376,9 +415,42 @@ def _coordinate_problem(geom) -> tuple[str, str] | None:
     if not bad.any():
         return None
     first = str(codes[np.argmax(bad)])
-    lon, lat = xy[np.argmax(bad)]
+    where = ", ".join(_number(v) for v in xy[np.argmax(bad)])
     zh, en = coords.REASONS[first]
-    return f"{zh}（{lon:.6f}, {lat:.6f}）", f"{en} ({lon:.6f}, {lat:.6f})"
+    return f"{zh}（{where}）", f"{en} ({where})"
+
+
+#: GEOS validity reasons (``is_valid_reason``, the text of PostGIS ``ST_IsValidReason``)
+#: in Chinese; the English is kept beside it.
+_VALIDITY_REASONS_ZH = {
+    "Self-intersection": "自相交",
+    "Ring Self-intersection": "环自相交",
+    "Too few points in geometry component": "构件的点数过少",
+    "Too few distinct points in geometry component": "构件的不同点数过少",
+    "Hole lies outside shell": "内环位于外环之外",
+    "Holes are nested": "内环相互嵌套",
+    "Interior is disconnected": "内部不连通",
+    "Nested shells": "外环相互嵌套",
+    "Duplicate Rings": "环重复",
+    "Invalid Coordinate": "坐标无效",
+    "Ring is not closed": "环未闭合",
+    "Repeated Point": "重复点",
+}
+
+
+def _validity_reason(reason: str) -> tuple[str, str]:
+    """``"Self-intersection[117.95 34.35]"`` → (``自相交（117.95, 34.35）``,
+    ``Self-intersection at (117.95, 34.35)``), coordinates rounded like every message."""
+    name, _, rest = reason.partition("[")
+    name = name.strip()
+    where = ""
+    if rest:
+        try:
+            where = ", ".join(_number(float(v)) for v in rest.rstrip("]").split()[:2])
+        except ValueError:
+            where = ""
+    zh = _VALIDITY_REASONS_ZH.get(name, "几何无效")
+    return (f"{zh}（{where}）" if where else zh), (f"{name} at ({where})" if where else name)
 
 
 def _outside_ratio(child, parent) -> float:
@@ -414,6 +486,9 @@ def import_boundaries(
         ``gcj02`` (Amap/Tencent) or ``bd09`` (Baidu); ``wgs84``/``cgcs2000`` otherwise.
     synthetic
         Mark the polygons as generated; by default taken from a ``synthetic`` field.
+    set_name
+        Name the pending set; without one it is named after its imports (day, files,
+        levels) until somebody names it.
 
     Raises
     ------
@@ -422,11 +497,15 @@ def import_boundaries(
     """
     settings = settings or ImportSettings()
     path = Path(path)
+    set_name = " ".join((set_name or "").split()) or None
     if level not in LEVELS:
         raise InvalidInput(f"未知层级 {level}（可选：{', '.join(LEVELS)}）",
                            f"unknown level {level} (one of: {', '.join(LEVELS)})")
     layer = read_vector(path, settings)
     source = path.name
+    if len(layer) == 0:
+        # Before the fields are looked for: an empty FeatureCollection has none either.
+        raise InvalidFile(f"文件 {source} 中没有要素", f"file {source} has no features")
     crs_label, kind, transformer = _source_crs(layer.crs, crs, layer.source_format, source)
     code_name = _pick_field(layer.fields, code_field, CODE_FIELDS, "编码", "code", source, required=True)
     name_name = _pick_field(layer.fields, name_field, NAME_FIELDS, "名称", "name", source, required=True)
@@ -436,8 +515,6 @@ def import_boundaries(
                            source, required=False)
     report = BoundaryImportReport(set_id=None, level=level, source=source, crs_in=crs_label,
                                   features=len(layer))
-    if len(layer) == 0:
-        raise ImportRejected(f"文件 {source} 没有要素", f"file {source} has no features")
 
     # Validate against the set the import will land in (the pending set, or the active
     # set it will be copied from) before creating anything.
@@ -454,6 +531,7 @@ def import_boundaries(
     rejected: list[RejectedRow] = []
     accepted: list[dict] = []
     seen: dict[str, int] = {}
+    widths = _sibling_widths(existing, level)
     for index in range(len(layer)):
         row = index + 1
         code = normalise_code(layer.fields[code_name][index])
@@ -496,6 +574,17 @@ def import_boundaries(
                 reject(f"上级网格 {parent} 层级为 {parent_entry[0]}，不能作为{LEVEL_NAMES_ZH[level]}的上级",
                        f"parent grid {parent} is a {parent_entry[0]}, not the level above {level}")
                 continue
+        if level in VARIABLE_WIDTH_LEVELS:
+            width, example, first_row = widths.setdefault(parent, (len(code), code, row))
+            if len(code) != width:
+                where_zh = f"第 {first_row} 行" if first_row else "当前边界中已有"
+                where_en = f"row {first_row}" if first_row else "already in the boundary set"
+                reject(f"编码 {code} 为 {len(code)} 位，而 {parent} 下的{LEVEL_NAMES_ZH[level]}编码为 {width} 位"
+                       f"（{where_zh} {example}）：同一上级下位数必须一致，否则一个编码是另一个的前缀",
+                       f"code {code} has {len(code)} characters but the {level} grids under {parent} "
+                       f"have {width} ({example}, {where_en}): one width per parent, otherwise one "
+                       "code is a prefix of another")
+                continue
         population = None
         if pop_name is not None:
             raw = layer.fields[pop_name][index]
@@ -525,10 +614,11 @@ def import_boundaries(
             continue
         fixed, reason = _repair(geom)
         if fixed is None:
-            reject(f"几何无效且无法修复（{reason}）", f"invalid geometry that cannot be repaired ({reason})")
+            reject(f"几何无效且无法修复（{reason[0]}）", f"invalid geometry that cannot be repaired ({reason[1]})")
             continue
         if reason:
-            report.repaired.append({"row": row, "code": code, "reason": reason})
+            report.repaired.append({"row": row, "code": code, "reason": f"{reason[0]} / {reason[1]}",
+                                    "reason_zh": reason[0], "reason_en": reason[1]})
         props = {}
         is_synthetic = bool(synthetic)
         for fname, values in layer.fields.items():
@@ -568,6 +658,8 @@ def import_boundaries(
                "added": report.added, "replaced": report.replaced, "crs_in": crs_label}
     with audit.bulk(session, object_type="grid", object_id=None, summary=summary):
         target = pending_set(session, name=set_name)
+        if set_name:
+            target.name = set_name[: BoundarySet.name.type.length]
         report.set_id = target.id
         summary["set_id"] = target.id
         session.execute(
@@ -580,13 +672,26 @@ def import_boundaries(
     entry = report.as_dict()
     entry.pop("repaired")
     entry["repaired"] = len(report.repaired)
-    entry["sha256"] = file_sha256(path)
-    target.imports = [*target.imports, entry]
+    entry["sha256"] = summary["sha256"]
+    before = target.imports
+    target.imports = [*before, entry]
+    _name_after_imports(target, before)
     session.flush()
     if activate_after:
         activate(session, target.id, commit=True)
         report.activated = True
     return report
+
+
+def _sibling_widths(existing: dict[str, tuple[str, str]], level: str) -> dict[str, tuple[int, str, int | None]]:
+    """For micro-grids and direct grids: the code width each parent already uses in the
+    target set, with an example code (see :data:`gridmap.codes.VARIABLE_WIDTH_LEVELS`)."""
+    if level not in VARIABLE_WIDTH_LEVELS:
+        return {}
+    widths: dict[str, tuple[int, str, int | None]] = {}
+    for code in sorted(c for c, (lvl, _name) in existing.items() if lvl == level):
+        widths.setdefault(parent_code_of(code), (len(code), code, None))
+    return widths
 
 
 def _check_inside_parents(session, set_id, accepted, kind, rejected, settings) -> None:

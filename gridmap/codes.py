@@ -13,9 +13,13 @@ level          code                                        example
 A child's code extends its parent's, so a grid's subtree is exactly the codes that start
 with its code; scope checks rely on that. District direct grids (区级直辖网格: industrial
 parks, key enterprises held by the district itself) are children of the district beside
-the townships; the ``Z`` keeps their codes clear of any GB/T 2260 township code. All
-micro-grids of one village use the same number of digits, otherwise one micro code could
-be a prefix of another's.
+the townships; the ``Z`` keeps their codes clear of any GB/T 2260 township code.
+
+Micro-grid and direct-grid codes come in two widths. All micro-grids of one village, and
+all direct grids of one district, must use the same width (the boundary import enforces
+it): otherwise ``32038210200101`` would be a prefix of its sibling ``320382102001011`` and
+a scope on the first would take in the second. :func:`within` also refuses that case on
+its own, because these two levels have no children: their subtree is their own code.
 
 >>> level_of_code("320382102001")
 'village'
@@ -111,6 +115,47 @@ def district_of(code: str) -> str:
     return code[:6]
 
 
-def within(code: str, scope: str | None) -> bool:
-    """True when ``code`` is ``scope`` or in its subtree (``scope=None``: everything)."""
-    return scope is None or code.startswith(scope)
+#: Levels whose codes have two possible widths: one width per parent (see module doc).
+VARIABLE_WIDTH_LEVELS = ("direct", "micro")
+
+
+def has_subtree(code: str) -> bool:
+    """False for codes of the bottom levels (micro-grid, direct grid), which have no
+    children; True otherwise (an unknown pattern keeps the plain prefix rule)."""
+    level = level_of_code(code)
+    return level is None or bool(CHILD_LEVELS[level])
+
+
+def within(code: str | None, scope: str | None) -> bool:
+    """True when ``code`` is ``scope`` or in its subtree (``scope=None``: everything).
+
+    A bottom-level scope matches only itself, never a longer sibling code:
+
+    >>> within("320382102001", "320382102")
+    True
+    >>> within("320382102001011", "32038210200101")
+    False
+    >>> within("320382Z012", "320382Z01")
+    False
+    """
+    if scope is None:
+        return True
+    if code is None:
+        return False
+    return code.startswith(scope) if has_subtree(scope) else code == scope
+
+
+def subtree_sql(column: str, code: str, param: str) -> tuple[str, dict[str, str]]:
+    """A raw-SQL condition for :func:`within` on ``column``, and its bound parameter.
+
+    For hand-written SQL (tiles, OGC, exports); ORM code uses ``Scope.filter``.
+
+    >>> subtree_sql("g.code", "320382102", "scope")
+    ('g.code LIKE :scope', {'scope': '320382102%'})
+    >>> subtree_sql("g.code", "32038210200101", "scope")
+    ('g.code = :scope', {'scope': '32038210200101'})
+    """
+    if not has_subtree(code):
+        return f"{column} = :{param}", {param: code}
+    escaped = code.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{column} LIKE :{param}", {param: escaped + "%"}

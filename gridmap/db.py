@@ -2,7 +2,8 @@
 
 One engine per process and URL; a session per unit of work. Connection failures become
 :class:`~gridmap.errors.DatabaseUnavailable` with a message that says how to get a
-database, never the driver's text.
+database, never the driver's text; a malformed URL and a database without the schema say
+what to fix, too.
 """
 
 from __future__ import annotations
@@ -10,21 +11,76 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap.errors import DatabaseUnavailable
+from gridmap.errors import DatabaseUnavailable, SetupError
 from gridmap.settings import DatabaseSettings
 
 HOW_TO_GET_ONE_ZH = "请运行 make setup（安装并启动本机 PostgreSQL + PostGIS），或设置 DATABASE_URL"
 HOW_TO_GET_ONE_EN = "run `make setup` (installs and starts a local PostgreSQL + PostGIS) or set DATABASE_URL"
+#: SQLSTATE 42P01 undefined_table: the code expects a table the database does not have.
+UNDEFINED_TABLE = "42P01"
+
+
+def parse_database_url(url: str, *, name: str = "DATABASE_URL") -> URL:
+    """The parsed URL, or :class:`SetupError` saying how it is malformed.
+
+    The message never repeats the URL, which may hold a password.
+
+    >>> parse_database_url("postgresql+psycopg://postgres@127.0.0.1:5432/gridmap").database
+    'gridmap'
+    >>> parse_database_url("127.0.0.1:5432")
+    Traceback (most recent call last):
+    ...
+    gridmap.errors.SetupError: DATABASE_URL 格式不正确：不是 URL（应为 postgresql://用户[:密码]@主机[:端口]/数据库） / DATABASE_URL is malformed: not a URL (expected postgresql://user[:password]@host[:port]/database)
+    """
+    def malformed(zh: str, en: str) -> SetupError:
+        return SetupError(
+            f"{name} 格式不正确：{zh}（应为 postgresql://用户[:密码]@主机[:端口]/数据库）",
+            f"{name} is malformed: {en} (expected postgresql://user[:password]@host[:port]/database)",
+        )
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise malformed("不是 URL", "not a URL") from None
+    except ValueError:
+        raise malformed("端口不是数字", "the port is not a number") from None
+    if not parsed.drivername.startswith("postgresql"):
+        raise malformed(f"协议 {parsed.drivername}:// 不是 PostgreSQL",
+                        f"the scheme {parsed.drivername}:// is not PostgreSQL")
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise malformed(f"端口 {parsed.port} 超出 1-65535", f"port {parsed.port} is outside 1-65535")
+    if not parsed.database:
+        raise malformed("缺少数据库名", "no database name")
+    return parsed
 
 
 def describe_url(url: str) -> str:
     """The URL without its password, for messages."""
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "(格式不正确的地址 / malformed URL)"
+
+
+def schema_missing(url: str | None = None) -> SetupError:
+    """The one-line error for a database whose tables were never created (or are older
+    than the code): the fix is the migrations."""
+    where = describe_url(url) if url else ""
+    return SetupError(
+        f"数据库{f' {where} ' if where else ''}尚未初始化或版本落后（缺少表）：请先运行 gridmap db up",
+        f"the database{f' at {where}' if where else ''} has no schema yet or an older one "
+        "(a table is missing): run `gridmap db up`",
+    )
+
+
+def is_missing_table(exc: BaseException) -> bool:
+    """True when a statement failed on a table that does not exist (SQLSTATE 42P01)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == UNDEFINED_TABLE
 
 
 def make_engine(
@@ -33,15 +89,15 @@ def make_engine(
     *,
     statement_timeout_ms: int | None = None,
     application_name: str = "gridmap",
-    app_role: str | None = None,
     idle_in_transaction_timeout_ms: int | None = None,
 ) -> Engine:
     """An engine with sane pool settings and ``statement_timeout`` on every connection.
 
-    ``pool_pre_ping`` lets the pool replace connections a database restart has killed, so
-    the service recovers without a restart of its own.
+    Connections a database restart has killed are replaced by the pool on their own (see
+    :func:`_ping_idle`), so the service recovers without a restart of its own.
     """
     settings = settings or DatabaseSettings()
+    parse_database_url(url)
     options = []
     if statement_timeout_ms:
         options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
@@ -66,8 +122,6 @@ def make_engine(
             "options": " ".join(options),
         },
     )
-    if app_role:
-        _use_role(engine, app_role)
     _ping_idle(engine)
     return engine
 
@@ -99,21 +153,6 @@ def _ping_idle(engine: Engine) -> None:
             raise exc.DisconnectionError() from None
 
 
-def _use_role(engine: Engine, role: str) -> None:
-    """Run every connection as ``role`` (SET ROLE) when the role exists and the login user
-    may assume it: the web application then cannot rewrite the audit log or the hazard
-    events even through a bug. Without the role nothing changes (triggers still guard)."""
-
-    @event.listens_for(engine, "connect")
-    def _set_role(dbapi_connection, _record) -> None:
-        with dbapi_connection.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s AND pg_has_role(current_user, rolname, 'MEMBER')",
-                        (role,))
-            if cur.fetchone():
-                cur.execute(f'SET ROLE "{role}"')
-        dbapi_connection.commit()
-
-
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
@@ -128,12 +167,16 @@ def unavailable(url: str, exc: BaseException | None = None) -> DatabaseUnavailab
 
 
 def check_connection(engine: Engine) -> None:
-    """Raise :class:`DatabaseUnavailable` unless the engine can run a query."""
+    """Raise :class:`DatabaseUnavailable` unless the engine can run a query, and
+    :class:`SetupError` when the database was never migrated (no ``alembic_version``)."""
+    url = engine.url.render_as_string(hide_password=False)
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
+            migrated = conn.exec_driver_sql("SELECT to_regclass('alembic_version') IS NOT NULL").scalar()
     except (OperationalError, DBAPIError) as exc:
-        raise unavailable(engine.url.render_as_string(hide_password=False), exc) from None
+        raise unavailable(url, exc) from None
+    if not migrated:
+        raise schema_missing(url)
 
 
 @contextlib.contextmanager
@@ -163,11 +206,14 @@ def is_connection_error(exc: BaseException) -> bool:
 
 
 __all__ = [
-    "make_engine",
-    "make_sessionmaker",
-    "session_scope",
     "check_connection",
     "is_connection_error",
+    "is_missing_table",
+    "make_engine",
+    "make_sessionmaker",
+    "parse_database_url",
+    "schema_missing",
+    "session_scope",
     "unavailable",
 ]
 

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from gridmap.db import describe_url
+from gridmap.db import describe_url, parse_database_url
 from gridmap.errors import SetupError
 from gridmap.settings import Settings
 
@@ -40,26 +40,52 @@ def _port_open(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def _clusters() -> list[tuple[str, str, str]]:
-    """(version, name, status) of the local Debian clusters."""
+def parse_clusters(listing: str) -> list[tuple[str, str, int]]:
+    """(version, name, port) of each cluster in ``pg_lsclusters -h`` output.
+
+    >>> parse_clusters("15 main 5432 down postgres /var/lib/postgresql/15/main log")
+    [('15', 'main', 5432)]
+    """
+    rows = [line.split() for line in listing.splitlines() if line.strip()]
+    return [(r[0], r[1], int(r[2])) for r in rows if len(r) >= 4 and r[2].isdigit()]
+
+
+def pick_cluster(clusters: list[tuple[str, str, int]], port: int) -> tuple[str, str]:
+    """The (version, name) of the cluster configured for ``port``: starting another one
+    would not make that port answer.
+
+    >>> pick_cluster([("13", "main", 5433), ("15", "main", 5432)], 5432)
+    ('15', 'main')
+    """
+    for version, name, cluster_port in clusters:
+        if cluster_port == port:
+            return version, name
+    if not clusters:
+        raise SetupError(
+            f"端口 {port} 上没有 PostgreSQL，也找不到本机集群：请安装 postgresql 或设置 DATABASE_URL",
+            f"no PostgreSQL on port {port} and no local cluster found: install postgresql "
+            "(apt-get install postgresql postgresql-15-postgis-3) or set DATABASE_URL",
+        )
+    found = ", ".join(f"{v}/{n}:{p}" for v, n, p in clusters)
+    raise SetupError(
+        f"本机没有使用端口 {port} 的 PostgreSQL 集群（现有：{found}）；请启动对应集群或设置 DATABASE_URL",
+        f"no local PostgreSQL cluster uses port {port} (clusters: {found}); start the right one "
+        "or set DATABASE_URL",
+    )
+
+
+def _clusters() -> list[tuple[str, str, int]]:
+    """(version, name, port) of the local Debian clusters."""
     if not shutil.which("pg_lsclusters"):
         return []
-    out = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=False).stdout
-    rows = [line.split() for line in out.splitlines() if line.strip()]
-    return [(r[0], r[1], r[3]) for r in rows if len(r) >= 4]
+    return parse_clusters(subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True,
+                                         check=False).stdout)
 
 
 def ensure_local_server(host: str, port: int, log: Log) -> None:
     if _port_open(host, port):
         return
-    clusters = _clusters()
-    if not clusters:
-        raise SetupError(
-            f"{host}:{port} 上没有 PostgreSQL，也找不到本机集群：请安装 postgresql 或设置 DATABASE_URL",
-            f"no PostgreSQL at {host}:{port} and no local cluster found: install postgresql "
-            "(apt-get install postgresql postgresql-15-postgis-3) or set DATABASE_URL",
-        )
-    version, name, _status = clusters[0]
+    version, name = pick_cluster(_clusters(), port)
     log(f"启动 PostgreSQL 集群 {version}/{name} / starting PostgreSQL cluster {version}/{name}")
     command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "start"]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -181,7 +207,9 @@ def migrate(url: str, revision: str = "head") -> None:
 def database_up(settings: Settings, log: Log = print, *, include_test: bool = True) -> list[str]:
     """Make the main (and test) database ready; return the URLs prepared."""
     url = settings.db.url
-    parsed = make_url(url)
+    parsed = parse_database_url(url)
+    if include_test:
+        parse_database_url(settings.db.test_url, name="GRIDMAP_TEST_DATABASE_URL")
     if not settings.db.is_user_supplied:
         ensure_local_server(parsed.host or "127.0.0.1", parsed.port or 5432, log)
     maintenance = parsed.set(database="postgres").render_as_string(hide_password=False)

@@ -6,6 +6,13 @@ same name in one grid without phone numbers cannot be told apart). A person may 
 roles in several grids: the same phone on several rows is one person. Roles refer to
 grid codes, so they survive new boundary sets. Re-importing the same file changes
 nothing.
+
+The file is the register: re-importing sets a known person's certificate number and
+full-time flag to what the file says — an empty 执法证号 cell clears the certificate,
+``0``/否 makes a full-time person part-time — and counts the person as updated. A column
+the file does not have leaves that attribute alone. The rows of one person must agree
+on both; a row that contradicts an earlier one is rejected. Roles are only ever added
+(a role missing from the file is not removed).
 """
 
 from __future__ import annotations
@@ -41,6 +48,13 @@ _FALSE = {"0", "false", "no", "n", "否", "兼职", "f", ""}
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _LANDLINE = re.compile(r"0\d{2,3}\d{7,8}")
 _CERTIFICATE = re.compile(r"[0-9A-Za-z\u4e00-\u9fff\-]{4,40}")
+
+
+def _person_key(phone: str | None, certificate: str | None, name: str, code: str) -> tuple:
+    """How a row names its person: phone, else certificate and name, else name in the grid."""
+    if phone:
+        return ("phone", phone)
+    return ("cert", certificate, name) if certificate else ("name", name, code)
 
 
 def parse_role(value: str) -> str | None:
@@ -99,6 +113,8 @@ def import_persons(session: Session, path: Path, *, settings: ImportSettings | N
     report = PersonImportReport(rows=len(rows))
     parsed = []
     phone_names: dict[str, tuple[str, int]] = {}
+    # What the first row of each person said: (certificate, full_time, row).
+    stated: dict[tuple, tuple[str | None, bool, int]] = {}
     for index, values in enumerate(rows):
         row = index + 2  # 1-based, after the header
         problems: list[tuple[str, str, str]] = []
@@ -131,10 +147,17 @@ def import_persons(session: Session, path: Path, *, settings: ImportSettings | N
             if previous[0] != name:
                 problems.append(("phone", f"电话 {phone} 已属于第 {previous[1]} 行的 {previous[0]}",
                                  f"phone {phone} already belongs to {previous[0]} (row {previous[1]})"))
+        full_time = full_text in _TRUE
+        if not problems:
+            earlier = stated.setdefault(_person_key(phone, certificate, name, code), (certificate, full_time, row))
+            if earlier[:2] != (certificate, full_time):
+                column = "certificate_no" if earlier[0] != certificate else "full_time"
+                problems.append((column, f"与第 {earlier[2]} 行同一人的执法证号或专职不一致",
+                                 f"certificate number or full-time flag differs from row {earlier[2]} (same person)"))
         for column, zh, en in problems:
             report.rejected.append({"row": row, "field": column, "reason_zh": zh, "reason_en": en})
         if not problems:
-            parsed.append((row, code, name, role, phone, certificate, full_text in _TRUE))
+            parsed.append((row, code, name, role, phone, certificate, full_time))
 
     if phone_names:
         taken = {
@@ -174,11 +197,15 @@ def import_persons(session: Session, path: Path, *, settings: ImportSettings | N
         if not person.phone:
             cache[("name", person.name, assignment.grid_code)] = person
 
+    # The columns the file has are the register; the others are left as they are.
+    kept = [attr for attr in ("certificate_no", "full_time") if attr in cols]
+    updated: set[int] = set()
     new_roles = []
     for _row, code, name, role, phone, certificate, full_time in parsed:
-        key = (("phone", phone) if phone else ("cert", certificate, name) if certificate
-               else ("name", name, code))
-        person = cache.get(key)
+        key = _person_key(phone, certificate, name, code)
+        # Without a phone, a person whose certificate changed is still the one of that
+        # name in the grid.
+        person = cache.get(key) or (None if phone else cache.get(("name", name, code)))
         if person is None:
             person = Person(name=name, phone=phone, certificate_no=certificate,
                             full_time=full_time, district_code=code[:6])
@@ -186,14 +213,14 @@ def import_persons(session: Session, path: Path, *, settings: ImportSettings | N
             cache[key] = person
             report.persons_added += 1
         else:
-            changed = False
-            for attr, value in (("certificate_no", certificate or person.certificate_no),
-                                ("full_time", full_time or person.full_time)):
-                if getattr(person, attr) != value:
-                    setattr(person, attr, value)
-                    changed = True
-            report.persons_updated += changed
+            cache[key] = person
+            stated_values = {"certificate_no": certificate, "full_time": full_time}
+            for attr in kept:
+                if getattr(person, attr) != stated_values[attr]:
+                    setattr(person, attr, stated_values[attr])
+                    updated.add(id(person))
         new_roles.append((person, code, role))
+    report.persons_updated = len(updated)
     session.flush()
     for person, code, role in new_roles:
         if (person.id, code, role) in held:

@@ -37,6 +37,11 @@ def _grid_count(session) -> int:
     return session.scalar(select(func.count()).select_from(Grid))
 
 
+def _written(session) -> tuple[int, int]:
+    """(grids, boundary sets): what a refused import must leave as it was."""
+    return _grid_count(session), session.scalar(select(func.count()).select_from(BoundarySet))
+
+
 def _load_district_and_townships(session, tmp_path):
     import_boundaries(session, _district(tmp_path), level="district")
     import_boundaries(session, _townships(tmp_path), level="township", activate_after=True)
@@ -107,6 +112,29 @@ def test_projected_cgcs2000_gauss_kruger_is_transformed(session, tmp_path):
     assert stored.symmetric_difference(TOWNSHIPS["320382102"][1]).area < 1e-12
 
 
+@pytest.mark.parametrize("fmt", ["shp", "zip"])
+@pytest.mark.parametrize("system", ["gcj02", "bd09"])
+def test_shapefiles_declared_gcj02_or_bd09_match_the_geojson_path(session, tmp_path, system, fmt):
+    """A Shapefile says WGS84 in its .prj whatever its numbers are: the declaration wins,
+    and the stored polygon is the one the same data gives through GeoJSON."""
+    import_boundaries(session, _district(tmp_path), level="district", activate_after=True)
+    shifted = lambda g: coords.transform_geometry(g, "cgcs2000", system)  # noqa: E731
+
+    def stored(set_id):
+        return shapely.from_wkb(bytes(session.scalar(
+            select(func.ST_AsBinary(Grid.geom)).where(Grid.set_id == set_id, Grid.code == "320382103"))))
+
+    via_geojson = stored(import_boundaries(session, _townships(tmp_path, transform=shifted), level="township",
+                                           crs=system).set_id)
+    shp = _townships(tmp_path, "t.shp", transform=shifted, crs="EPSG:4326")
+    path = shp if fmt == "shp" else zip_shapefile(shp, tmp_path / "t.zip")
+    report = import_boundaries(session, path, level="township", crs=system)
+    assert report.crs_in == system and report.replaced == 2
+    via_shapefile = stored(report.set_id)
+    assert shapely.hausdorff_distance(via_shapefile, via_geojson) < 1e-9
+    assert shapely.hausdorff_distance(via_shapefile, TOWNSHIPS["320382103"][1]) < 1e-7
+
+
 @pytest.mark.parametrize("system", ["gcj02", "bd09"])
 def test_declared_gcj02_and_bd09_are_converted(session, tmp_path, system):
     import_boundaries(session, _district(tmp_path), level="district", activate_after=True)
@@ -139,7 +167,10 @@ def test_bowtie_is_repaired_and_reported(session, tmp_path):
     path = write_layer(tmp_path / "b.geojson", [{"code": "320382102", "name": "邳城镇", "geometry": bowtie}])
     report = import_boundaries(session, path, level="township")
     assert [r["code"] for r in report.repaired] == ["320382102"]
-    assert "Self-intersection" in report.repaired[0]["reason"]
+    repaired = report.repaired[0]
+    assert repaired["reason_zh"] == "自相交（117.950000, 34.350000）"
+    assert repaired["reason_en"] == "Self-intersection at (117.950000, 34.350000)"
+    assert repaired["reason"] == f"{repaired['reason_zh']} / {repaired['reason_en']}"
     valid, kind, parts = session.execute(
         select(func.ST_IsValid(Grid.geom), func.GeometryType(Grid.geom), func.ST_NumGeometries(Grid.geom))
         .where(Grid.set_id == report.set_id, Grid.code == "320382102")).one()
@@ -178,19 +209,42 @@ def test_every_bad_row_is_listed_and_nothing_is_written(session, tmp_path):
 
 
 def test_outside_china_is_rejected(session, tmp_path):
+    before = _written(session)
     path = write_layer(tmp_path / "paris.geojson",
                        [{"code": "320382", "name": "巴黎", "geometry": box(2.3, 48.8, 2.4, 48.9)}])
     with pytest.raises(ImportRejected) as caught:
         import_boundaries(session, path, level="district")
     assert "outside China" in caught.value.detail[0]["reason_en"]
+    assert _written(session) == before, "nothing written"
+
+
+def test_absurd_coordinates_print_short(session, tmp_path):
+    path = write_layer(tmp_path / "far.geojson",
+                       [{"code": "320382", "name": "远", "geometry": box(1e300, 34.3, 2e300, 34.4)}])
+    with pytest.raises(ImportRejected) as caught:
+        import_boundaries(session, path, level="district")
+    reason = caught.value.detail[0]["reason_en"]
+    assert reason.endswith("(2e+300, 34.300000)") and len(caught.value.message) < 300
+
+
+def test_empty_feature_collection_says_no_features(session, tmp_path):
+    before = _written(session)
+    path = tmp_path / "empty.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    with pytest.raises(InvalidFile) as caught:
+        import_boundaries(session, path, level="district")
+    assert caught.value.message == "文件 empty.geojson 中没有要素 / file empty.geojson has no features"
+    assert _written(session) == before
 
 
 def test_text_file_named_geojson(session, tmp_path):
+    before = _written(session)
     path = tmp_path / "notes.geojson"
     path.write_text("这不是地图 just some notes\n", encoding="utf-8")
     with pytest.raises(InvalidFile) as caught:
         import_boundaries(session, path, level="district")
     assert "is not GeoJSON" in caught.value.en
+    assert _written(session) == before, "nothing written"
 
 
 def test_xml_vrt_disguised_as_geojson_is_refused(session, tmp_path):
@@ -206,18 +260,24 @@ def test_truncated_zip(session, tmp_path):
     full = zip_shapefile(shp, tmp_path / "full.zip").read_bytes()
     broken = tmp_path / "broken.zip"
     broken.write_bytes(full[: len(full) // 2])
+    import_boundaries(session, _district(tmp_path), level="district", activate_after=True)
+    before = _written(session)
     with pytest.raises(InvalidFile) as caught:
         import_boundaries(session, broken, level="township")
     assert "truncated or corrupt" in caught.value.en
+    assert _written(session) == before, "nothing written"
 
 
 @pytest.mark.parametrize("missing", [".shx", ".dbf"])
 def test_zip_without_shx_or_dbf(session, tmp_path, missing):
     shp = _townships(tmp_path, "t.shp", crs="EPSG:4490")
     path = zip_shapefile(shp, tmp_path / "partial.zip", skip=(missing,))
+    import_boundaries(session, _district(tmp_path), level="district", activate_after=True)
+    before = _written(session)
     with pytest.raises(InvalidFile) as caught:
         import_boundaries(session, path, level="township")
     assert missing in caught.value.en
+    assert _written(session) == before, "nothing written"
 
 
 def test_zip_with_path_traversal_is_refused(session, tmp_path):
@@ -271,6 +331,31 @@ def test_import_metadata_is_recorded(session, tmp_path):
     entry = session.get(BoundarySet, report.set_id).imports[0]
     assert entry["source"] == "district.geojson" and entry["level"] == "district"
     assert json.dumps(entry)  # JSON-serialisable
+
+
+def test_sets_are_named_after_their_imports(session, tmp_path):
+    report = import_boundaries(session, _district(tmp_path), level="district")
+    boundary_set = session.get(BoundarySet, report.set_id)
+    day = boundary_set.created_at.date().isoformat()
+    assert boundary_set.name == f"{day} district.geojson (district)"
+    import_boundaries(session, _townships(tmp_path), level="township")
+    assert boundary_set.name == f"{day} district.geojson, townships.geojson (district, township)"
+    activate(session, report.set_id, commit=True)
+    assert [(s["name"], s["status"]) for s in list_sets(session)] == [(boundary_set.name, "active")]
+    # A name somebody chose is kept by later imports.
+    chosen = import_boundaries(session, _district(tmp_path), level="district", set_name=" 2024 年  区划调整 ")
+    import_boundaries(session, _townships(tmp_path), level="township")
+    assert session.get(BoundarySet, chosen.set_id).name == "2024 年 区划调整"
+    assert boundary_set.name.endswith("(district, township)"), "the older set keeps its own name"
+
+
+def test_an_unnamed_set_is_named_when_activated(session, tmp_path):
+    report = import_boundaries(session, _district(tmp_path), level="district")
+    boundary_set = session.get(BoundarySet, report.set_id)
+    boundary_set.name = "pending"  # as sets were called before they were named
+    session.flush()
+    activate(session, report.set_id, commit=True)
+    assert boundary_set.name.endswith(" district.geojson (district)")
 
 
 def test_toy_factory_is_exact(session):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from shapely.geometry import box
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from gridmap.models import BoundarySet, User
+from gridmap.models import BoundarySet, Grid, User
 from tests.vector_files import write_layer
 
 
@@ -80,3 +84,93 @@ def test_console_script_without_database_says_how_to_get_one(tmp_path):
     assert result.returncode == 1
     assert "cannot reach the database" in result.stderr and "DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------- bad files, end to end
+
+def _bad_files(tmp_path) -> dict[str, tuple]:
+    """Each bad file kind → (path, level, the English words the one line must hold)."""
+    from tests.factories import TOWNSHIPS
+    from tests.vector_files import zip_shapefile
+
+    shp = write_layer(tmp_path / "t.shp", [{"code": c, "name": n, "geometry": g} for c, (n, g) in TOWNSHIPS.items()],
+                      crs="EPSG:4490")
+    full = zip_shapefile(shp, tmp_path / "full.zip").read_bytes()
+    (tmp_path / "truncated.zip").write_bytes(full[: len(full) // 2])
+    text = tmp_path / "notes.geojson"
+    text.write_text("这不是地图 just some notes\n", encoding="utf-8")
+    return {
+        "truncated_zip": (tmp_path / "truncated.zip", "township", "truncated or corrupt"),
+        "zip_without_shx": (zip_shapefile(shp, tmp_path / "noshx.zip", skip=(".shx",)), "township", ".shx"),
+        "zip_without_dbf": (zip_shapefile(shp, tmp_path / "nodbf.zip", skip=(".dbf",)), "township", ".dbf"),
+        "text_named_geojson": (text, "district", "is not GeoJSON"),
+        "outside_china": (write_layer(tmp_path / "paris.geojson", [{"code": "320382", "name": "巴黎",
+                                                                    "geometry": box(2.3, 48.8, 2.4, 48.9)}]),
+                          "district", "outside China"),
+    }
+
+
+_NOT_FOR_USERS = ("Traceback", "SELECT", "INSERT", "psycopg", "sqlalchemy", "GDAL", "OGR", "pyogrio",
+                  "Warning", "ERROR 1")
+
+
+@pytest.mark.parametrize("kind", ["truncated_zip", "zip_without_shx", "zip_without_dbf",
+                                  "text_named_geojson", "outside_china"])
+def test_console_command_refuses_bad_files_in_one_line(database_url, tmp_path, kind):
+    path, level, words = _bad_files(tmp_path)[kind]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DATABASE_URL": database_url,
+           "GRIDMAP_LOG": str(tmp_path / "gridmap.log")}
+    result = subprocess.run([str(Path(sys.executable).with_name("gridmap")), "import", "boundaries", str(path),
+                             "--level", level], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("错误 / error: ") and re.search(r"[\u4e00-\u9fff]", lines[0].split("error: ", 1)[1])
+    assert words in lines[0]
+    assert not any(token in result.stderr for token in _NOT_FOR_USERS), result.stderr
+
+
+def test_bad_files_through_the_cli_write_nothing(cli, session, tmp_path):
+    cli("import", "boundaries", str(_district_file(tmp_path)), "--level", "district", "--activate")
+    before = (session.scalar(select(func.count()).select_from(Grid)),
+              session.scalar(select(func.count()).select_from(BoundarySet)))
+    for path, level, words in _bad_files(tmp_path).values():
+        code, out, err = cli("import", "boundaries", str(path), "--level", level)
+        assert (code, out) == (1, "") and words in err and len(err.strip().splitlines()) == 1, err
+    after = (session.scalar(select(func.count()).select_from(Grid)),
+             session.scalar(select(func.count()).select_from(BoundarySet)))
+    assert after == before
+
+
+# --------------------------------------------------------------------------- serve
+
+def test_serve_on_a_busy_port_is_a_one_line_error(cli):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = cli("serve", "--host", "127.0.0.1", "--port", str(port))
+    assert code == 1 and out == ""
+    assert err.strip() == (f"错误 / error: 端口 {port} 已被占用（127.0.0.1:{port}），请换一个端口（--port） / "
+                           f"port {port} is already in use on 127.0.0.1; choose another with --port")
+
+
+def test_serve_on_a_foreign_address_or_bad_port(cli):
+    code, _, err = cli("serve", "--host", "203.0.113.7", "--port", "18201")  # TEST-NET-3: never ours
+    assert code == 1 and "is not an address of this machine" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli("serve", "--port", "70000")
+    assert code == 1 and "port 70000 is outside 1-65535" in err
+
+
+# ---------------------------------------------------------------- boundaries list
+
+def test_boundaries_list_shows_name_and_status_apart(cli, tmp_path):
+    cli("import", "boundaries", str(_district_file(tmp_path)), "--level", "district")
+    code, out, _ = cli("boundaries", "list")
+    assert code == 0
+    assert "[待定 pending]" in out and "名称 / name: " in out and " d.geojson (district)" in out
+    cli("import", "boundaries", str(_district_file(tmp_path)), "--level", "district", "--set-name", "区划调整",
+        "--activate")
+    code, out, _ = cli("boundaries", "list")
+    assert "[生效 active]" in out and "名称 / name: 区划调整 " in out

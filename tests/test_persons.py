@@ -93,3 +93,43 @@ def test_xlsx(session, toy_district, tmp_path):
     report = import_persons(session, path)
     assert report.roles_added == 1
     assert session.scalar(select(RoleAssignment.grid_code)) == "320382102002"
+
+
+def test_reimport_sets_what_the_file_says(session, toy_district, tmp_path):
+    """The file is the register: full-time → part-time, certificates replaced or cleared."""
+    header = "grid_code,name,role,phone,certificate_no,full_time\n"
+    import_persons(session, _csv(tmp_path, header +
+                                 "320382102,孙丽,safety_officer,13800000004,苏3203820001,1\n"
+                                 "320382103,孙丽,safety_officer,13800000004,苏3203820001,1\n"
+                                 "320382102001,周平,patrol_officer,,苏3203820002,1\n"
+                                 "320382102002,赵敏,patrol_officer,13800000003,,0\n"))
+    again = import_persons(session, _csv(tmp_path, header +
+                                         "320382102,孙丽,safety_officer,13800000004,,0\n"
+                                         "320382103,孙丽,safety_officer,13800000004,,0\n"
+                                         "320382102001,周平,patrol_officer,,苏3203820099,1\n"
+                                         "320382102002,赵敏,patrol_officer,13800000003,苏3203820003,0\n",
+                                         name="changed.csv"))
+    assert (again.persons_added, again.persons_updated, again.roles_added) == (0, 3, 0)
+    people = {p.name: (p.certificate_no, p.full_time) for p in session.scalars(select(Person))}
+    assert people == {"孙丽": (None, False), "周平": ("苏3203820099", True), "赵敏": ("苏3203820003", False)}
+
+
+def test_a_column_the_file_lacks_is_left_alone(session, toy_district, tmp_path):
+    import_persons(session, _csv(tmp_path, "grid_code,name,role,phone,certificate_no,full_time\n"
+                                           "320382102,孙丽,safety_officer,13800000004,苏3203820001,1\n"))
+    report = import_persons(session, _csv(tmp_path, "grid_code,name,role,phone\n"
+                                                    "320382102001,孙丽,lead_official,13800000004\n", name="roles.csv"))
+    assert (report.persons_updated, report.roles_added) == (0, 1)
+    sun = session.scalar(select(Person).where(Person.name == "孙丽"))
+    assert (sun.certificate_no, sun.full_time) == ("苏3203820001", True)
+
+
+def test_rows_of_one_person_must_agree(session, toy_district, tmp_path):
+    path = _csv(tmp_path, "grid_code,name,role,phone,certificate_no,full_time\n"
+                          "320382102,孙丽,safety_officer,13800000004,苏3203820001,1\n"
+                          "320382103,孙丽,safety_officer,13800000004,苏3203820001,0\n")
+    with pytest.raises(ImportRejected) as caught:
+        import_persons(session, path)
+    [problem] = caught.value.detail
+    assert problem["row"] == 3 and problem["field"] == "full_time" and "row 2" in problem["reason_en"]
+    assert _count(session, Person) == 0

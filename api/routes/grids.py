@@ -103,6 +103,13 @@ def locate(session: SessionDep, scope: ScopeDep, boundary_set: BoundarySetDep,
            lon: Annotated[float, Query(description="经度 / longitude")],
            lat: Annotated[float, Query(description="纬度 / latitude")],
            crs: Annotated[str, Query(max_length=20, description="wgs84 | cgcs2000 | gcj02 | bd09")] = "wgs84") -> LocateResult:
+    """Every grid of the boundary set (default: the active one) that covers the point,
+    inside the caller's scope, ordered by level (district first) and then by code, each
+    with its responsible persons. A point on a shared border returns every grid touching
+    it; enterprise placement picks the first of each level (the smallest code).
+
+    覆盖该点的所有网格（区县在前，同级按编码排序）；边界上的点返回所有相邻网格，企业落格取同级编码最小者。
+    """
     system = coords.parse_crs(crs)
     coords.check_lonlat(lon, lat)
     x, y = coords.to_cgcs2000(lon, lat, system)

@@ -58,6 +58,7 @@ def import_boundaries(
     parent_field: Annotated[Optional[str], typer.Option(help="上级编码字段 / parent code field")] = None,
     population_field: Annotated[Optional[str], typer.Option(help="人口字段 / population field")] = None,
     activate: Annotated[bool, typer.Option("--activate", help="导入后立即生效 / activate the set afterwards")] = False,
+    set_name: Annotated[Optional[str], typer.Option(help="待定版本名称（默认按导入文件命名）/ name the pending set (default: after its files)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """导入网格边界到待定版本 / import one level of grid boundaries into the pending set."""
@@ -71,7 +72,7 @@ def import_boundaries(
         report = run(session, file, level=level, crs=_crs_option(crs), code_field=code_field,
                      name_field=name_field, parent_field=parent_field,
                      population_field=population_field, activate_after=activate,
-                     settings=cli.settings.imports)
+                     settings=cli.settings.imports, set_name=set_name)
 
     def human() -> None:
         out.print(f"已导入 {report.features} 个{level}网格到边界版本 {report.set_id}（新增 {report.added}，替换 {report.replaced}）"
@@ -120,12 +121,15 @@ def boundaries_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     with context(ctx).session() as session:
         sets = list_sets(session)
 
+    statuses = {"active": "生效 active", "pending": "待定 pending", "retired": "停用 retired"}
+
     def human() -> None:
         if not sets:
             out.print("尚无边界版本 / no boundary sets yet", markup=False)
         for s in sets:
-            out.print(f"{s['id']:>4}  {s['status']:<8} {s['grids']:>7} grids  {s['name']}  "
-                      f"created {s['created_at']}  activated {s['activated_at'] or '-'}", markup=False)
+            out.print(f"{s['id']:>4}  [{statuses.get(s['status'], s['status'])}]  {s['grids']:>7} grids  "
+                      f"名称 / name: {s['name']}  created {s['created_at']}  "
+                      f"activated {s['activated_at'] or '-'}", markup=False)
 
     emit(sets, as_json, human)
 
@@ -220,6 +224,40 @@ def users_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 # -------------------------------------------------------------------------- serve
 
+def ensure_can_listen(host: str, port: int) -> None:
+    """Raise :class:`InvalidInput` unless a server can listen on ``host:port``.
+
+    uvicorn reports a busy port or a foreign address as an English log line and exit
+    status 3; trying the bind first turns them into the usual one-line error. The test
+    socket is closed at once (``SO_REUSEADDR``, like uvicorn's, so a port in TIME_WAIT is
+    not called busy).
+    """
+    import errno
+    import socket
+
+    if not 1 <= port <= 65535:
+        raise InvalidInput(f"端口 {port} 超出 1-65535", f"port {port} is outside 1-65535")
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError):
+        raise InvalidInput(f"监听地址 {host} 无法解析", f"cannot resolve the bind address {host}") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise InvalidInput(f"端口 {port} 已被占用（{host}:{port}），请换一个端口（--port）",
+                                   f"port {port} is already in use on {host}; choose another with --port") from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise InvalidInput(f"监听地址 {host} 不属于本机", f"{host} is not an address of this machine") from None
+            if exc.errno == errno.EACCES:
+                raise InvalidInput(f"无权监听端口 {port}（1024 以下需要 root）",
+                                   f"no permission to listen on port {port} (below 1024 needs root)") from None
+            raise InvalidInput(f"无法监听 {host}:{port}", f"cannot listen on {host}:{port}") from None
+
+
 @app.command("serve")
 def serve(
     ctx: typer.Context,
@@ -230,7 +268,10 @@ def serve(
     """启动 Web 服务与指挥中心大屏 / run the API and the dashboard."""
     import uvicorn
 
-    context(ctx)
+    from gridmap.db import parse_database_url
+
+    parse_database_url(context(ctx).settings.db.url)  # before uvicorn, which would print a traceback
+    ensure_can_listen(host, port)
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False)
 
@@ -245,7 +286,7 @@ def import_enterprises(
     """导入企业名录并落格 / import an enterprise register and place every enterprise.
 
     Exit status 0 when every row was imported, 3 when some rows were rejected (the good
-    ones are imported; the rejected ones are in <stem>.rejects.csv).
+    ones are imported; the rejected ones are in FILE.rejects.csv).
     """
     from gridmap.enterprises import import_enterprises as run
     from gridmap.taxonomy import load_sectors

@@ -33,6 +33,11 @@ def demo(
     from gridmap.sample.load import load_sample
 
     cli = context(ctx)
+    if not no_serve:
+        # A busy port is said before minutes of loading, not by uvicorn after them.
+        from gridmap.cli.commands import ensure_can_listen
+
+        ensure_can_listen(host, port)
     load_sample(cli.session, PIZHOU_DIR, settings=cli.settings,
                 log=(lambda line: err.print(line, markup=False)))
     with cli.session() as session:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from gridmap.auth import Scope
-from gridmap.codes import LEVEL_DEPTH, LEVELS
+from gridmap.codes import LEVELS
 from gridmap.db import in_array
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.models import ROLES, Enterprise, Grid, Person, RoleAssignment
@@ -107,30 +107,25 @@ def grid_detail(*, session: Session, set_id: int, code: str, scope: Scope) -> di
 def grid_feature(*, session: Session, set_id: int, code: str, scope: Scope) -> dict:
     """The grid as a GeoJSON Feature (RFC 7946 lon/lat; CGCS2000 = WGS84 at metre level)."""
     grid = get_grid(session=session, set_id=set_id, code=code, scope=scope)
-    geometry = session.scalar(select(func.ST_AsGeoJSON(Grid.geom, 7)).where(Grid.id == grid.id))
+    # Options 0: no "crs" member, which RFC 7946 removed (PostGIS adds one for SRID 4490).
+    geometry = session.scalar(select(func.ST_AsGeoJSON(Grid.geom, 7, 0)).where(Grid.id == grid.id))
     return {"type": "Feature", "id": grid.code, "properties": grid_summary(grid),
             "geometry": json.loads(geometry)}
 
 
 def locate(*, session: Session, set_id: int, lon: float, lat: float, scope: Scope) -> list[dict]:
-    """Every grid of the set covering a CGCS2000 point, district first.
+    """Every grid of the set covering a CGCS2000 point (MapIt's point lookup), inside the
+    scope, ordered by level (district first) and then by code.
 
-    A point on a shared border is covered by both neighbours; at each level the grid
-    with the smallest code wins — the same deterministic rule enterprise placement uses.
+    A point on a shared border or vertex is covered by every grid that touches it, and
+    all of them are returned. Enterprise placement (:mod:`gridmap.placement`) picks one:
+    the smallest code (``COLLATE "C"``) — the first grid of each level here.
     """
     rows = session.scalars(
         select(Grid)
-        .where(Grid.set_id == set_id,
+        .where(Grid.set_id == set_id, scope.filter(Grid.code),
                func.ST_Covers(Grid.geom, func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4490)))
-        .order_by(_LEVEL_ORDER, Grid.code)
+        .order_by(_LEVEL_ORDER, Grid.code.collate("C"))
     ).all()
-    chosen: dict[int, Grid] = {}
-    for grid in rows:
-        depth = LEVEL_DEPTH[grid.level]
-        parent = chosen.get(depth - 1)
-        if depth in chosen or (parent is not None and grid.parent_code != parent.code):
-            continue
-        chosen[depth] = grid
-    grids = [g for _, g in sorted(chosen.items()) if scope.allows(g.code)]
-    people = persons_by_role(session=session, codes=[g.code for g in grids])
-    return [{**grid_summary(g), "persons": people[g.code]} for g in grids]
+    people = persons_by_role(session=session, codes=[g.code for g in rows])
+    return [{**grid_summary(g), "persons": people[g.code]} for g in rows]
