@@ -84,13 +84,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: str, env: dict, *, workers: int = 1, log_path: Path | None = None, factory: bool | None = None):
-    """Run ``uvicorn APP`` on a free loopback port until the block ends; yields the base URL
-    once ``/healthz`` answers."""
+def serve(app: str, env: dict, *, workers: int = 1, log_path: Path | None = None, factory: bool | None = None,
+          port: int | None = None):
+    """Run ``uvicorn APP`` on a loopback port (``port``, or a free one) until the block ends;
+    yields the base URL once ``/healthz`` answers."""
     import sys
     import urllib.request
 
-    port = free_port()
+    port = port or free_port()
     factory = ("create_app" in app) if factory is None else factory
     log = log_path.open("w") if log_path else subprocess.DEVNULL
     process = subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
@@ -99,11 +100,16 @@ def serve(app: str, env: dict, *, workers: int = 1, log_path: Path | None = None
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
+            if process.poll() is not None:
+                tail = log_path.read_text(errors="replace")[-2000:] if log_path else ""
+                raise RuntimeError(f"{app} exited with status {process.returncode} before answering /healthz\n{tail}")
             try:
                 with urllib.request.urlopen(f"{base}/healthz", timeout=1):
                     break
             except OSError:
                 time.sleep(0.1)
+        else:
+            raise RuntimeError(f"{app} did not answer {base}/healthz within 60 s")
         yield base
     finally:
         process.terminate()

@@ -1,19 +1,22 @@
 """Load test: 60 s of mixed reads and writes against the real server on loopback.
 
-Builds a private database with the Pizhou sample (``gridmap_load``), creates accounts
-(an admin; for a few villages a grid staff member and their township leader), starts
-``gridmap serve`` (uvicorn, loopback), runs locust headless (``bench/locustfile.py``) for
-the given time, then checks: zero failed requests, no connection-pool exhaustion in the
-server log, no session idle in a transaction. Prints throughput and p50/p95/p99 per
-request kind; with ``--record`` appends them to bench/RESULTS.md.
+Builds a private database with the Pizhou sample (``gridmap_load`` on the local
+PostgreSQL, or ``--database NAME``; dropped again at the end unless ``--keep``), creates
+accounts (an admin; for a few villages a grid staff member and their township leader),
+starts the app (uvicorn on loopback, logged in as ``gridmap_app`` like ``gridmap serve``),
+runs locust headless (``bench/locustfile.py``) for the given time, then checks: zero failed
+requests, no connection-pool exhaustion in the server log, no session idle in a
+transaction. Prints throughput and p50/p95/p99 per request kind; with ``--record`` appends
+them to bench/RESULTS.md. Needs the bench extra (``pip install -e .[bench]``: locust).
 
-    python bench/load.py [--users 30] [--seconds 60] [--workers 1] [--record]
+    python bench/load.py [--users 30] [--seconds 60] [--workers 1] [--port N] [--database NAME] [--keep] [--record]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -26,11 +29,23 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import append_results, machine, serve  # noqa: E402
 
-DB_NAME = "gridmap_load"
-URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
-def prepare_database() -> dict:
+def database_url(name: str) -> str:
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_database(name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def prepare_database(name: str) -> dict:
     from sqlalchemy import create_engine, select, text
     from sqlalchemy.orm import Session
 
@@ -40,16 +55,17 @@ def prepare_database() -> dict:
     from gridmap.sample.load import load_sample
     from gridmap.settings import DatabaseSettings, Settings
 
-    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+    drop_database(name)
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    engine = create_engine(URL.replace("postgresql://", "postgresql+psycopg://"))
+    url = database_url(name)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
         conn.execute(text("CREATE EXTENSION postgis"))
-    migrate(URL)
-    settings = Settings(db=DatabaseSettings(database_url=URL))
+    migrate(url)
+    settings = Settings(db=DatabaseSettings(database_url=url))
 
     from contextlib import contextmanager as cm
 
@@ -78,19 +94,21 @@ def prepare_database() -> dict:
     return accounts
 
 
-def server_env() -> dict:
-    return {**os.environ, "DATABASE_URL": URL, "GRIDMAP_AUTH_SECRET_KEY": "load-test-secret-0123456789",
+def server_env(name: str, attachments: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_DB_")}
+    return {**env, "DATABASE_URL": database_url(name), "GRIDMAP_AUTH_SECRET_KEY": "load-test-secret-0123456789",
+            "GRIDMAP_HAZARD_ATTACHMENT_DIR": str(attachments),
             # The load test measures the service, not the anti-guessing limits.
             "GRIDMAP_AUTH_LOGIN_MAX_FAILURES": "1000000", "GRIDMAP_HAZARD_TIPOFFS_PER_HOUR": "1000000"}
 
 
-def idle_in_transaction() -> int:
+def idle_in_transaction(name: str) -> int:
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(URL.replace("postgresql://", "postgresql+psycopg://"))
+    engine = create_engine(database_url(name).replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
         count = conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d"
-                                 " AND state LIKE 'idle in transaction%'"), {"d": DB_NAME})
+                                 " AND state LIKE 'idle in transaction%'"), {"d": name})
     engine.dispose()
     return count
 
@@ -100,24 +118,47 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=30)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--port", type=int, default=None, help="loopback port of the server (default: a free one)")
+    parser.add_argument("--database", default="gridmap_load", help="scratch database, dropped and rebuilt")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
-    print("preparing the database (Pizhou sample) …", flush=True)
-    accounts = prepare_database()
+    if importlib.util.find_spec("locust") is None:
+        sys.exit("locust is missing: pip install -e '.[bench]'")
+    print(f"preparing the database {args.database} (Pizhou sample) …", flush=True)
+    try:
+        accounts = prepare_database(args.database)
+        result = run(args, accounts)
+    finally:
+        if not args.keep:
+            drop_database(args.database)
+    if result:
+        sys.exit(result)
+
+
+def run(args, accounts: dict) -> str | None:
+    """Serve, load, report; the reason the run failed, if it did."""
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "server.log"
-        with serve("api.main:create_app", server_env(), workers=args.workers, log_path=log_path) as base:
+        with serve("api.main:create_app", server_env(args.database, Path(tmp) / "attachments"),
+                   workers=args.workers, log_path=log_path,
+                   port=args.port) as base:
             prefix = Path(tmp) / "locust"
             env = {**os.environ, "GRIDMAP_LOAD_ACCOUNTS": json.dumps(accounts)}
             print(f"locust: {args.users} users for {args.seconds} s against {base} …", flush=True)
-            subprocess.run([sys.executable, "-m", "locust", "-f", str(REPO / "bench" / "locustfile.py"),
-                            "--headless", "-u", str(args.users), "-r", str(max(1, args.users // 5)),
-                            "--run-time", f"{args.seconds}s", "--host", base, "--csv", str(prefix),
-                            "--only-summary", "--stop-timeout", "10"], env=env, check=False,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            lingering = idle_in_transaction()
+            locust_log = Path(tmp) / "locust.log"
+            with locust_log.open("w") as output:
+                subprocess.run([sys.executable, "-m", "locust", "-f", str(REPO / "bench" / "locustfile.py"),
+                                "--headless", "-u", str(args.users), "-r", str(max(1, args.users // 5)),
+                                "--run-time", f"{args.seconds}s", "--host", base, "--csv", str(prefix),
+                                "--only-summary", "--stop-timeout", "10"], env=env, check=False,
+                               stdout=output, stderr=subprocess.STDOUT)
+            lingering = idle_in_transaction(args.database)
         server_log = log_path.read_text(errors="replace")
-        with open(f"{prefix}_stats.csv", encoding="utf-8") as fh:
+        stats_path = Path(f"{prefix}_stats.csv")
+        if not stats_path.exists():
+            return "locust wrote no statistics:\n" + locust_log.read_text(errors="replace")[-3000:]
+        with stats_path.open(encoding="utf-8") as fh:
             stats = list(csv.DictReader(fh))
         failures_path = Path(f"{prefix}_failures.csv")
         failures = list(csv.DictReader(failures_path.open(encoding="utf-8"))) if failures_path.exists() else []
@@ -135,7 +176,7 @@ def main() -> None:
                 f"{total['50%']} | {total['95%']} | {total['99%']} |")
     body = "\n".join(rows) + (
         f"\n\n- {args.users} locust users, {args.seconds} s, server `uvicorn --workers {args.workers}` on loopback, "
-        f"locust on the same 2 cores\n- failed requests: **{total['Failure Count']}**; connection-pool exhaustion "
+        f"locust on the same {os.cpu_count()} cores\n- failed requests: **{total['Failure Count']}**; connection-pool exhaustion "
         f"messages in the server log: **{pool_exhaustion}**; sessions idle in transaction after the run: "
         f"**{lingering}**\n")
     if failures:
@@ -148,7 +189,8 @@ def main() -> None:
                        f"python bench/load.py --users {args.users} --seconds {args.seconds} --workers {args.workers} --record",
                        body)
     if int(total["Failure Count"]) or pool_exhaustion or lingering:
-        sys.exit("the load test saw failures")
+        return "the load test saw failures"
+    return None
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ write path cannot forget them. What the database cannot know — the person and 
 — is handed to it per transaction with :func:`set_context` (the API does it for every
 write request, the CLI for every command). Bulk imports switch the per-row log off for
 their one big statement (:func:`bulk`) and write one summary entry instead (file, sha256,
-counts), which keeps a million-row import from writing a million audit rows.
+counts), which keeps a million-row import from writing a million audit rows. Only the
+owner of the tables may switch it off (migration 0008): the web application logs in as
+``gridmap_app``, whose rows are always logged, and which can neither update nor delete
+the log, nor leave its role (:func:`require_unprivileged_login` makes sure of it).
 """
 
 from __future__ import annotations
@@ -13,13 +16,18 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from gridmap.errors import SetupError
 from gridmap.models import AuditLog
+
+log = logging.getLogger(__name__)
 
 
 def set_context(session: Session, *, actor: str, actor_id: int | None = None, role: str | None = None,
@@ -43,6 +51,8 @@ def bulk(session: Session, *, object_type: str, object_id: str | None, summary: 
     """Run a bulk statement without per-row audit rows; log one summary entry instead.
 
     The caller may add to ``summary`` inside the block (e.g. counts known only after).
+    Rows are skipped only for the owner of the tables (the CLI); the web application's
+    role gets the summary *and* a row per record.
     """
     session.execute(text("SELECT set_config('gridmap.audit_skip', 'on', true)"))
     try:
@@ -82,3 +92,51 @@ def list_audit(session: Session, *, scope, object_type: str | None = None, objec
     return [{"id": r.id, "at": r.at, "actor": r.actor, "actor_id": r.actor_id, "role": r.role, "method": r.method,
              "route": r.route, "client": r.client, "action": r.action, "object_type": r.object_type,
              "object_id": r.object_id, "before": r.before, "after": r.after} for r in rows], total
+
+
+def require_unprivileged_login(engine: Engine) -> None:
+    """Refuse to serve as a database user that could rewrite the audit log.
+
+    The web application must log in as a role that is neither a superuser nor the owner
+    (or a member of the owner) of the tables: such a role cannot update or delete
+    ``audit_log`` and ``hazard_event``, cannot switch triggers off, and has no other role
+    to ``SET ROLE`` or ``RESET ROLE`` into. A login the server refuses (missing role,
+    wrong password) or a database without the schema is a :class:`SetupError` with one
+    line saying what to do. A server that cannot be reached at all is not: the API starts
+    and answers 503 until the database is back, as it does after a restart.
+    """
+    from gridmap.db import describe_url
+
+    where = describe_url(engine.url.render_as_string(hide_password=False))
+    user = engine.url.username or "?"
+    try:
+        with engine.connect() as conn:
+            migrated, superuser, owner = conn.execute(text(
+                "SELECT to_regclass('audit_log') IS NOT NULL, rolsuper OR rolbypassrls,"
+                " COALESCE(pg_has_role(current_user, (SELECT relowner FROM pg_class"
+                "                                      WHERE oid = to_regclass('audit_log')), 'USAGE'), false)"
+                " FROM pg_roles WHERE rolname = current_user")).one()
+    except OperationalError as exc:
+        reason = str(exc.orig or exc)
+        # The driver's text only tells a refused login (a FATAL from the server) from a
+        # server that is not there; it goes to the log, never to the user.
+        if "FATAL" not in reason or "the database system is" in reason:
+            log.info("database unreachable at start-up (%s); serving 503 until it is back", where)
+            return
+        log.info("the API's database login was refused: %s", reason)
+        raise SetupError(
+            f"数据库用户 {user} 无法登录 {where}：请运行 gridmap db up（创建登录角色 gridmap_app），"
+            "或用 GRIDMAP_DB_APP_URL 指定 API 的数据库用户",
+            f"the database user {user} cannot log in to {where}: run `gridmap db up` (creates the "
+            "login role gridmap_app) or name the API's database user in GRIDMAP_DB_APP_URL",
+        ) from None
+    if not migrated:
+        raise SetupError(f"数据库 {where} 尚未初始化：请运行 gridmap db up",
+                         f"the database at {where} has no schema yet: run `gridmap db up`")
+    if superuser or owner:
+        raise SetupError(
+            f"API 的数据库用户 {user} 是超级用户或数据表的属主，可改写审计日志：请改用 gridmap_app"
+            "（GRIDMAP_DB_APP_URL 留空即可）",
+            f"the API's database user {user} is a superuser or owns the tables and could rewrite the "
+            "audit log: use gridmap_app (leave GRIDMAP_DB_APP_URL empty)",
+        )

@@ -57,7 +57,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.auth import Scope
 from gridmap.boundaries import get_set
-from gridmap.codes import LEVELS, validate_code
+from gridmap.codes import LEVELS, subtree_sql, validate_code
 from gridmap.errors import InvalidInput, NotFound, TooLarge
 from gridmap.exports.catalogue import (
     CST,
@@ -69,7 +69,6 @@ from gridmap.exports.catalogue import (
     LayerQuery,
     LayerSpec,
     grid_layer,
-    like_prefix,
 )
 from gridmap.models import Grid
 from gridmap.settings import ENV_FILES
@@ -296,10 +295,11 @@ def plan_export(session: Session, code: str, *, scope: Scope, fmt: str = "gpkg",
     def query(spec: LayerSpec) -> LayerQuery:
         return LayerQuery(spec, set_id=boundary_set.id, scope=scope, prefix=code, now=now)
 
+    in_subtree, bound = subtree_sql("code", code, "prefix")
     grid_stats = session.execute(text(
         "SELECT level, count(*) AS n, count(*) FILTER (WHERE synthetic) AS synthetic FROM grid "
-        "WHERE set_id = :set_id AND code LIKE :prefix GROUP BY level"),
-        {"set_id": boundary_set.id, "prefix": like_prefix(code)}).all()
+        f"WHERE set_id = :set_id AND {in_subtree} GROUP BY level"),
+        {"set_id": boundary_set.id, **bound}).all()
     by_level = {row.level: (row.n, row.synthetic) for row in grid_stats}
     planned: list[PlannedLayer] = []
     if "grids" in kinds:

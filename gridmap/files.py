@@ -3,9 +3,12 @@ Shapefile) and tables (CSV, XLSX).
 
 Only these formats are accepted. A file's content must match its extension before GDAL
 ever sees it (GDAL would otherwise open an XML file named ``.geojson`` as a VRT that
-reads other files or the network); zips are checked before extraction (entry count,
+reads other files or the network), and GDAL must then open it with that format's driver;
+zips — XLSX files too — are checked before extraction or parsing (entry count,
 uncompressed size, compression ratio, no ``..`` or absolute names) and extracted into a
-private temporary directory, never read through ``/vsizip/`` or ``/vsicurl/``.
+private temporary directory, never read through ``/vsizip/`` or ``/vsicurl/``. Tables are
+capped by rows while they are read. GDAL's own messages go to the log (raw GDAL text is
+never shown to a user).
 """
 
 from __future__ import annotations
@@ -13,26 +16,50 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import logging
 import os
 import re
 import shutil
 import tempfile
+import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Drivers that can make GDAL read other files or the network; we never need them. Must be
-# set before GDAL registers its drivers (first import of pyogrio).
-os.environ.setdefault("GDAL_SKIP", "GDALG OGR_VRT VRT HTTP")
-os.environ.setdefault("CPL_VSIL_CURL_ALLOWED_EXTENSIONS", ".gridmap-no-network")
-os.environ.setdefault("GDAL_HTTP_TIMEOUT", "1")
+#: Drivers that can make GDAL read other files or the network; we never need them.
+SKIPPED_GDAL_DRIVERS = ("GDALG", "OGR_VRT", "VRT", "HTTP")
+#: The only GDAL drivers a vector file of each accepted format may be opened with.
+ALLOWED_GDAL_DRIVERS = {"geojson": "GeoJSON", "gpkg": "GPKG", "shp": "ESRI Shapefile"}
+
+
+def harden_gdal_environment(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Put our GDAL limits into ``environ``, whatever it held before.
+
+    Our skip list is appended to any ``GDAL_SKIP`` the user set (a value of their own must
+    not bring the VRT or HTTP drivers back); network access is disabled outright. Must run
+    before GDAL registers its drivers (the first import of pyogrio), hence at import.
+
+    >>> env = {"GDAL_SKIP": "foo,VRT", "GDAL_HTTP_TIMEOUT": "60"}
+    >>> harden_gdal_environment(env)
+    >>> env["GDAL_SKIP"], env["GDAL_HTTP_TIMEOUT"]
+    ('foo VRT GDALG OGR_VRT HTTP', '1')
+    """
+    skipped = environ.get("GDAL_SKIP", "").replace(",", " ").split()
+    environ["GDAL_SKIP"] = " ".join(dict.fromkeys([*skipped, *SKIPPED_GDAL_DRIVERS]))
+    environ["CPL_VSIL_CURL_ALLOWED_EXTENSIONS"] = ".gridmap-no-network"
+    environ["GDAL_HTTP_TIMEOUT"] = "1"
+
+
+harden_gdal_environment()
 
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402
 
 from gridmap.errors import InvalidFile, TooLarge  # noqa: E402
 from gridmap.settings import ImportSettings  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 VECTOR_SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg",
                    ".shp": "shp", ".zip": "zip"}
@@ -185,20 +212,58 @@ def vector_source(path: Path, settings: ImportSettings) -> Iterator[tuple[Path, 
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _gdal_messages(name: str) -> Iterator[None]:
+    """Keep GDAL's warnings (pyogrio raises them as ``RuntimeWarning``) out of the user's
+    terminal: they are raw GDAL text, so they go to the log, and the user sees our own
+    message when the read fails."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for warning in caught:
+                log.info("GDAL reading %s: %s", name, warning.message)
+
+
+def _require_safe_gdal(name: str) -> None:
+    """Refuse to let GDAL open anything if the drivers we skip are registered after all
+    (pyogrio imported before this module, with another environment)."""
+    import pyogrio
+
+    present = sorted(set(SKIPPED_GDAL_DRIVERS) & set(pyogrio.list_drivers()))
+    if present:
+        log.info("GDAL drivers %s are registered; GDAL_SKIP came too late", present)
+        raise _bad(name, "无法安全读取（GDAL 配置不安全，请联系管理员）",
+                   "cannot be read safely (GDAL is not configured safely; tell the administrator)")
+
+
 def read_vector(path: Path, settings: ImportSettings, *, layer: str | None = None) -> VectorLayer:
-    """Read one layer of a vector file into shapely geometries and field lists."""
+    """Read one layer of a vector file into shapely geometries and field lists.
+
+    Three locks keep GDAL to the formats we accept: the content is sniffed before GDAL
+    sees the file, the VRT/HTTP drivers are not registered, and the file must have been
+    opened by the one driver its format allows (:data:`ALLOWED_GDAL_DRIVERS`).
+    """
     import pyogrio
     from pyogrio import raw
 
-    with vector_source(path, settings) as (local, fmt):
+    name = Path(path).name
+    with vector_source(path, settings) as (local, fmt), _gdal_messages(name):
+        _require_safe_gdal(name)
+        label = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shp": "Shapefile"}[fmt]
         try:
+            driver = pyogrio.read_info(local)["driver"]
+            if driver != ALLOWED_GDAL_DRIVERS[fmt]:
+                log.info("%s opened by GDAL driver %s, not %s", name, driver, ALLOWED_GDAL_DRIVERS[fmt])
+                raise _bad(name, f"不是有效的 {label}", f"is not a valid {label}")
             layers = pyogrio.list_layers(local)
             if layer is None and len(layers) > 1:
-                polygon_layers = [str(name) for name, kind in layers
+                polygon_layers = [str(n) for n, kind in layers
                                   if kind and "polygon" in str(kind).lower()]
                 if len(polygon_layers) != 1:
                     names = ", ".join(str(n) for n, _ in layers)
-                    raise _bad(Path(path).name, f"包含多个图层（{names}），请指定图层",
+                    raise _bad(name, f"包含多个图层（{names}），请指定图层",
                                f"has several layers ({names}); name one")
                 layer = polygon_layers[0]
             encoding = "UTF-8" if fmt == "shp" and not local.with_suffix(".cpg").exists() else None
@@ -206,8 +271,7 @@ def read_vector(path: Path, settings: ImportSettings, *, layer: str | None = Non
         except InvalidFile:
             raise
         except Exception:
-            label = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shp": "Shapefile"}[fmt]
-            raise _bad(Path(path).name, f"无法读取：不是有效的 {label} 或已损坏",
+            raise _bad(name, f"无法读取：不是有效的 {label} 或已损坏",
                        f"cannot be read: not a valid {label} or damaged") from None
     geometries = np.array([None] * len(field_data[0]) if field_data else [], dtype=object)
     if wkb is not None:
@@ -241,42 +305,50 @@ def read_table(path: Path, settings: ImportSettings) -> tuple[list[str], list[li
     """Read a CSV or XLSX file into a header and rows of strings.
 
     CSV may be UTF-8 (with or without BOM) or GBK/GB18030, as Excel writes it in China.
-    XLSX is read with openpyxl under defusedxml (no entity expansion).
+    XLSX is a zip: it passes :func:`check_zip` (entries, size, compression ratio) before
+    openpyxl reads it, under defusedxml (no entity expansion). Rows are counted while they
+    are read: past ``settings.max_rows`` the read stops at once with :class:`TooLarge`,
+    so a file that expands to millions of rows is never held in memory.
     """
     path = _local_file(Path(path))
     fmt = TABLE_SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         raise _bad(path.name, "格式不支持（接受 CSV 或 XLSX）", "has an unsupported format (CSV or XLSX)")
     check_upload_size(path, settings)
-    if fmt == "csv":
-        data = path.read_bytes()
-        if b"\x00" in data[:4096]:
-            raise _bad(path.name, "不是文本 CSV 文件", "is not a text CSV file")
-        text = _decode(data, path.name)
-        try:
-            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
-        except csv.Error:
-            dialect = csv.excel
-        try:
-            # newline="", as the csv module requires: a bare CR (old Mac files) ends a row
-            # instead of failing; whatever it still cannot parse is the file's fault.
-            rows = [list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect)]
-        except csv.Error:
-            raise _bad(path.name, "无法按 CSV 解析（引号或换行不匹配）",
-                       "cannot be parsed as CSV (unbalanced quotes or line breaks)") from None
-    else:
-        rows = _read_xlsx(path)
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    rows: list[list[str]] = []
+    with contextlib.closing(_csv_rows(path) if fmt == "csv" else _xlsx_rows(path, settings)) as raw_rows:
+        for row in raw_rows:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(rows) > settings.max_rows:  # the header plus max_rows rows already
+                raise TooLarge(f"文件 {path.name} 超过 {settings.max_rows} 行的上限，已停止读取",
+                               f"file {path.name} has more than {settings.max_rows} rows, the limit; reading stopped")
+            rows.append(row)
     if not rows:
         raise _bad(path.name, "是空的（没有表头）", "is empty (no header row)")
-    if len(rows) - 1 > settings.max_rows:
-        raise TooLarge(f"文件 {path.name} 有 {len(rows) - 1} 行，超过上限 {settings.max_rows}",
-                       f"file {path.name} has {len(rows) - 1} rows, above the limit {settings.max_rows}")
     header = [h.strip().lstrip("\ufeff") for h in rows[0]]
     return header, rows[1:]
 
 
-def _read_xlsx(path: Path) -> list[list[str]]:
+def _csv_rows(path: Path) -> Iterator[list[str]]:
+    data = path.read_bytes()
+    if b"\x00" in data[:4096]:
+        raise _bad(path.name, "不是文本 CSV 文件", "is not a text CSV file")
+    text = _decode(data, path.name)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        # newline="", as the csv module requires: a bare CR (old Mac files) ends a row
+        # instead of failing; whatever it still cannot parse is the file's fault.
+        yield from csv.reader(io.StringIO(text, newline=""), dialect)
+    except csv.Error:
+        raise _bad(path.name, "无法按 CSV 解析（引号或换行不匹配）",
+                   "cannot be parsed as CSV (unbalanced quotes or line breaks)") from None
+
+
+def _xlsx_rows(path: Path, settings: ImportSettings) -> Iterator[list[str]]:
     import openpyxl
     from openpyxl.xml import DEFUSEDXML
 
@@ -285,19 +357,27 @@ def _read_xlsx(path: Path) -> list[list[str]]:
 
     if _head(path, 4) != _ZIP_MAGIC:
         raise _bad(path.name, "不是 XLSX 文件", "is not an XLSX file")
+    check_zip(path, settings)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception:
-        raise _bad(path.name, "无法读取：不是有效的 XLSX 或已损坏",
-                   "cannot be read: not a valid XLSX or damaged") from None
+        raise _damaged_xlsx(path) from None
     try:
         sheet = book.worksheets[0]
-        rows = []
+        # Rows as long as their cells, not as wide as the dimension the file declares
+        # (A1:XFD1048576 would pad every row to 16,384 cells).
+        sheet.reset_dimensions()
         for values in sheet.iter_rows(values_only=True):
-            rows.append(["" if v is None else _cell_text(v) for v in values])
-        return rows
+            yield ["" if v is None else _cell_text(v) for v in values]
+    except Exception:
+        # The sheet is parsed as it is read: broken XML far down the file shows up here.
+        raise _damaged_xlsx(path) from None
     finally:
         book.close()
+
+
+def _damaged_xlsx(path: Path) -> InvalidFile:
+    return _bad(path.name, "无法读取：不是有效的 XLSX 或已损坏", "cannot be read: not a valid XLSX or damaged")
 
 
 def _cell_text(value: object) -> str:

@@ -10,8 +10,11 @@ district, a township leader their township.
 Items (``/collections/{id}/items``):
 
 ``limit`` (default 100, larger values are cut to 10,000), ``offset`` and ``next``/``prev``
-links; ``bbox`` with ``bbox-crs`` (CRS84 by default; EPSG:4326 and EPSG:4490 in their
-official latitude, longitude axis order; EPSG:3857); ``crs`` of the response (CRS84
+links (a ``next`` link asks for at least :data:`NEXT_PAGE_MIN_LIMIT` features: GDAL before
+3.8 asks for 10 per request and then only follows ``next``, so pages of 1,000 spare it
+hundreds of requests; the HTML pages keep the size asked for); ``bbox`` with ``bbox-crs``
+(CRS84 by default; EPSG:4326 and EPSG:4490 in their official latitude, longitude axis
+order; EPSG:3857); ``crs`` of the response (CRS84
 lon/lat by default — Part 1; EPSG:4326 and EPSG:4490 answer latitude, longitude as their
 axis order demands, announced in the ``Content-Crs`` header; EPSG:3857 in metres);
 ``datetime`` on the record time of hazards (created) and enterprises (last update); and
@@ -19,6 +22,14 @@ property filters: exact matches on the collection's queryable fields (``?level=`
 ``?parent_code=``, ``?sector=&risk_level=``, ``?status=`` …). Unknown parameters and
 malformed values answer 400. ``set`` (an extension) picks a boundary set other than the
 active one.
+
+Links are made for GDAL's OAPIF driver as well as for the standard: the GeoJSON ``items``
+link has no query string (GDAL 3.6 appends ``/{featureId}`` to it for a single feature),
+features do not repeat an ``id`` property next to their ``id`` member (GDAL would add an
+``id2`` field), and geometries carry no ``crs`` member. ``/api`` is an OpenAPI 3.0
+document (converted from the application's 3.1 one), as its media type and the
+``oas30`` conformance class say, and advertises ``limit`` (default and maximum) where
+GDAL 3.8+ reads its page size from.
 
 This module builds plain dicts (JSON documents) and HTML text; :mod:`api.routes.ogc`
 serves them.
@@ -38,7 +49,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gridmap.auth import Scope
-from gridmap.codes import LEVELS
+from gridmap.codes import LEVELS, subtree_sql
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.exports.catalogue import (
     CST,
@@ -50,13 +61,14 @@ from gridmap.exports.catalogue import (
     LayerSpec,
     finish_row,
     grid_layer,
-    like_prefix,
 )
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
+#: The smallest page a ``next`` link of a GeoJSON page asks for.
+NEXT_PAGE_MIN_LIMIT = 1_000
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -67,6 +79,7 @@ CONFORMANCE = (
 GEOJSON = "application/geo+json"
 JSON = "application/json"
 HTML = "text/html"
+#: The media type of ``/api``: an OpenAPI 3.0 document (see :func:`openapi_document`).
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA = "application/schema+json"
 #: Parameters every items request may carry (besides the collection's queryables).
@@ -132,7 +145,8 @@ def available_collections(session: Session, *, set_id: int, scope: Scope) -> lis
     params: dict = {"set_id": set_id}
     condition = "TRUE"
     if scope.code is not None:
-        condition, params["scope_prefix"] = "code LIKE :scope_prefix", like_prefix(scope.code)
+        condition, bound = subtree_sql("code", scope.code, "scope_prefix")
+        params.update(bound)
     present = set(session.execute(text(
         f"SELECT DISTINCT level FROM grid WHERE set_id = :set_id AND {condition}"), params).scalars())
     return [grid_layer(level) for level in LEVELS if level in present] + [ENTERPRISES, HAZARDS]
@@ -200,7 +214,9 @@ def collection_document(session: Session, spec: LayerSpec, *, base: str, set_id:
         "links": [
             _link(f"{href}?f=json{query_suffix}", "self", JSON, spec.title_zh),
             _link(f"{href}?f=html{query_suffix}", "alternate", HTML, spec.title_zh),
-            _link(f"{href}/items?f=json{query_suffix}", "items", GEOJSON, f"{spec.title_zh}（GeoJSON）"),
+            # No query string: GDAL 3.6 fetches a feature at "<this href>/<id>".
+            _link(f"{href}/items" + (f"?{query_suffix[1:]}" if query_suffix else ""), "items", GEOJSON,
+                  f"{spec.title_zh}（GeoJSON）"),
             _link(f"{href}/items?f=html{query_suffix}", "items", HTML, f"{spec.title_zh}（HTML）"),
             _link(f"{href}/schema", "describedby", SCHEMA, "要素结构 / feature schema"),
             # Relation types are case-insensitive (RFC 8288); GDAL 3.6 matches "describedBy" only.
@@ -243,7 +259,7 @@ def _property_schema(f: Field) -> dict:
 def schema_document(spec: LayerSpec, base: str) -> dict:
     """JSON Schema of a feature of the collection (``describedby``): property types and
     Chinese titles, so clients type fields from the schema instead of from a first page."""
-    fields = spec.output_fields(tabular=False)
+    fields = _property_fields(spec)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{base}/collections/{spec.name}/schema",
@@ -281,7 +297,11 @@ def openapi_document(app_document: dict, base: str) -> dict:
     Built from the application's document: its ``/ogc`` paths without the prefix, plus
     one items path per collection listing the collection's queryable properties as
     query parameters — which is where clients (GDAL's OAPIF driver) look for the
-    filters they may send to the server.
+    filters they may send to the server — and only the components those paths use.
+    FastAPI writes OpenAPI 3.1; the few 3.1 forms (``{"type": "null"}`` alternatives,
+    type lists, ``const``, ``examples``, numeric ``exclusiveMinimum``) are written the 3.0
+    way, so the document is what its media type (``version=3.0``) and the ``oas30``
+    conformance class announce.
     """
     prefix = "/ogc"
     paths = {path[len(prefix):] or "/": item for path, item in app_document.get("paths", {}).items()
@@ -296,14 +316,91 @@ def openapi_document(app_document: dict, base: str) -> dict:
             paths[f"/collections/{spec.name}/items"] = {"get": {
                 **generic, "summary": f"{spec.title_zh} / {spec.title_en}", "operationId": f"items_{spec.name}",
                 "parameters": standard + queryable}}
-    return {
-        "openapi": app_document.get("openapi", "3.0.3"),
+    components = app_document.get("components", {})
+    schemas = components.get("schemas", {})
+    used = _referenced_schemas(paths, schemas)
+    kept = {"schemas": {name: schemas[name] for name in sorted(used)}} if used else {}
+    if "securitySchemes" in components:
+        kept["securitySchemes"] = components["securitySchemes"]
+    return _oas30({
+        "openapi": "3.0.3",
         "info": {"title": "gridmap OGC API – Features", "version": app_document.get("info", {}).get("version", "0"),
                  "description": "安全生产网格化监管：网格、企业、隐患 / grids, enterprises and hazards"},
         "servers": [{"url": base}],
         "paths": paths,
-        "components": app_document.get("components", {}),
-    }
+        "components": kept,
+    })
+
+
+def _referenced_schemas(node: object, schemas: dict, found: set[str] | None = None) -> set[str]:
+    """Names of the component schemas ``node`` refers to, transitively."""
+    found = set() if found is None else found
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[-1]
+            if name not in found and name in schemas:
+                found.add(name)
+                _referenced_schemas(schemas[name], schemas, found)
+        for value in node.values():
+            _referenced_schemas(value, schemas, found)
+    elif isinstance(node, list):
+        for value in node:
+            _referenced_schemas(value, schemas, found)
+    return found
+
+
+#: Keys whose value maps names to schemas (not a schema itself).
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "schemas")
+
+
+def _oas30(node: object) -> object:
+    """``node`` with the OpenAPI 3.1 (JSON Schema 2020-12) forms FastAPI writes turned
+    into their OpenAPI 3.0 equivalents.
+
+    >>> _oas30({"anyOf": [{"type": "integer"}, {"type": "null"}], "exclusiveMinimum": 0})
+    {'type': 'integer', 'exclusiveMinimum': True, 'nullable': True, 'minimum': 0}
+    >>> _oas30({"type": ["string", "null"], "const": "a", "examples": ["a"]})
+    {'type': 'string', 'nullable': True, 'enum': ['a'], 'example': 'a'}
+    """
+    if isinstance(node, list):
+        return [_oas30(value) for value in node]
+    if not isinstance(node, dict):
+        return node
+    schema = {key: ({name: _oas30(sub) for name, sub in value.items()}
+                    if key in _SCHEMA_MAPS and isinstance(value, dict) else _oas30(value))
+              for key, value in node.items()}
+    for key in ("anyOf", "oneOf"):
+        options = schema.get(key)
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [option for option in options if option != {"type": "null"}]
+            del schema[key]
+            if len(rest) == 1 and "$ref" not in rest[0]:
+                schema = {**rest[0], **schema}
+            elif rest:
+                schema[key] = rest
+            schema["nullable"] = True
+    types = schema.get("type")
+    if isinstance(types, list):
+        if "null" in types:
+            schema["nullable"] = True
+            types = [t for t in types if t != "null"]
+        if len(types) == 1:
+            schema["type"] = types[0]
+        else:
+            del schema["type"]
+            schema["anyOf"] = [{"type": t} for t in types]
+    if "const" in schema:
+        schema["enum"] = [schema.pop("const")]
+    if isinstance(schema.get("examples"), list):
+        examples = schema.pop("examples")
+        if examples:
+            schema["example"] = examples[0]
+    for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(schema.get(bound), (int, float)) and not isinstance(schema[bound], bool):
+            schema[plain] = schema[bound]
+            schema[bound] = True
+    return schema
 
 
 # ------------------------------------------------------------------------- items
@@ -419,12 +516,14 @@ def parse_items_request(spec: LayerSpec, params: Mapping[str, str] | list[tuple[
 
 
 def _geometry_sql(spec: LayerSpec, crs: Crs) -> str:
+    # Options 0: no "crs" member (PostGIS adds one for SRIDs other than 4326 by default;
+    # GeoJSON has none — the CRS is the Content-Crs header's).
     if crs.srid == 3857:
-        return f"ST_AsGeoJSON({spec.geom_3857}, {crs.decimals})"
+        return f"ST_AsGeoJSON({spec.geom_3857}, {crs.decimals}, 0)"
     if crs.lat_first:
-        return f"ST_AsGeoJSON(ST_FlipCoordinates({spec.geom}), {crs.decimals})"
+        return f"ST_AsGeoJSON(ST_FlipCoordinates({spec.geom}), {crs.decimals}, 0)"
     # RFC 7946: exterior rings counter-clockwise.
-    return f"ST_AsGeoJSON(ST_ForcePolygonCCW({spec.geom}), {crs.decimals})"
+    return f"ST_AsGeoJSON(ST_ForcePolygonCCW({spec.geom}), {crs.decimals}, 0)"
 
 
 def _apply(query: LayerQuery, spec: LayerSpec, request: ItemsRequest) -> None:
@@ -446,6 +545,12 @@ def _apply(query: LayerQuery, spec: LayerSpec, request: ItemsRequest) -> None:
             query.add(f"{spec.time_column} <= :t1", t1=end)
 
 
+def _property_fields(spec: LayerSpec) -> tuple[Field, ...]:
+    """The fields a feature carries in ``properties``: all but one named ``id``, which is
+    the feature's ``id`` member already (GDAL would read it twice, as ``id`` and ``id2``)."""
+    return tuple(f for f in spec.output_fields(tabular=False) if f.name != "id")
+
+
 def _feature(spec: LayerSpec, props: dict, geometry: str | None, fields: tuple[Field, ...], href: str) -> dict:
     feature_id = props[spec.id_field]
     return {"type": "Feature", "id": feature_id,
@@ -456,8 +561,12 @@ def _feature(spec: LayerSpec, props: dict, geometry: str | None, fields: tuple[F
 
 def items_document(session: Session, spec: LayerSpec, request: ItemsRequest, *, base: str, set_id: int,
                    scope: Scope, params: list[tuple[str, str]], labels: Labels | None = None,
-                   now: datetime | None = None) -> dict:
-    """A page of features as a GeoJSON FeatureCollection with paging links."""
+                   now: datetime | None = None, html: bool = False) -> dict:
+    """A page of features as a GeoJSON FeatureCollection with paging links.
+
+    The ``next`` link of a GeoJSON page asks for at least :data:`NEXT_PAGE_MIN_LIMIT`
+    features; for ``html`` (a person paging) it keeps the size asked for.
+    """
     labels = labels or Labels.load()
     now = now or datetime.now(UTC)
     query = LayerQuery(spec, set_id=set_id, scope=scope, now=now)
@@ -466,12 +575,13 @@ def items_document(session: Session, spec: LayerSpec, request: ItemsRequest, *, 
     query.params.update(limit=request.limit, offset=request.offset)
     rows = session.execute(text(query.select_sql(geometry=_geometry_sql(spec, request.crs), paged=True)),
                            query.params).mappings().all()
-    fields = spec.output_fields(tabular=False)
+    fields = _property_fields(spec)
     href = f"{base}/collections/{spec.name}"
     features = [_feature(spec, finish_row(spec, dict(row), labels), row["geometry"], fields, href) for row in rows]
 
-    def page(offset: int, fmt: str | None = None) -> str:
-        kept = [(k, v) for k, v in params if k not in ("offset", "f")]
+    def page(offset: int, fmt: str | None = None, limit: int | None = None) -> str:
+        kept = [(k, v) for k, v in params if k not in ("offset", "f") and (limit is None or k != "limit")]
+        kept += [("limit", str(limit))] if limit is not None else []
         kept += [("offset", str(offset))] if offset else []
         kept += [("f", fmt)] if fmt else [(k, v) for k, v in params if k == "f"]
         return f"{href}/items" + (f"?{urlencode(kept)}" if kept else "")
@@ -480,7 +590,9 @@ def items_document(session: Session, spec: LayerSpec, request: ItemsRequest, *, 
              _link(page(request.offset, "html"), "alternate", HTML, "HTML"),
              _link(href, "collection", JSON, spec.title_zh)]
     if request.offset + len(features) < matched:
-        links.append(_link(page(request.offset + request.limit), "next", GEOJSON, "下一页 / next page"))
+        next_limit = None if html or request.limit >= NEXT_PAGE_MIN_LIMIT else NEXT_PAGE_MIN_LIMIT
+        links.append(_link(page(request.offset + request.limit, limit=next_limit), "next", GEOJSON,
+                           "下一页 / next page"))
     if request.offset > 0:
         links.append(_link(page(max(request.offset - request.limit, 0)), "prev", GEOJSON, "上一页 / previous page"))
     return {"type": "FeatureCollection", "numberMatched": matched, "numberReturned": len(features),
@@ -504,8 +616,7 @@ def item_document(session: Session, spec: LayerSpec, feature_id: str, *, crs: Cr
     if row is None:
         raise NotFound(f"要素 {feature_id} 不存在", f"feature {feature_id} not found")
     href = f"{base}/collections/{spec.name}"
-    feature = _feature(spec, finish_row(spec, dict(row), labels), row["geometry"], spec.output_fields(tabular=False),
-                       href)
+    feature = _feature(spec, finish_row(spec, dict(row), labels), row["geometry"], _property_fields(spec), href)
     feature["links"] += [_link(f"{href}/items/{feature['id']}?f=html", "alternate", HTML, "HTML"),
                          _link(href, "collection", JSON, spec.title_zh)]
     return feature
@@ -571,7 +682,7 @@ def render_html(kind: str, document: dict, spec: LayerSpec | None = None) -> str
                      f"<p>范围 / bbox (CRS84): {html.escape(', '.join(str(v) for v in bbox))}</p>"
                      + _links_html(document["links"]))
     assert spec is not None
-    fields = spec.output_fields(tabular=False)
+    fields = _property_fields(spec)
     if kind == "item":
         rows = [[html.escape(f.zh), html.escape(f.name), _text(document["properties"][f.name])] for f in fields]
         return _page(f"{spec.title_zh} {document['id']}", _table(["字段", "field", "值 value"], rows)

@@ -75,14 +75,35 @@ class DatabaseSettings(BaseSettings):
     pool_timeout_s: float = 5.0
     #: Applied to every API connection (``statement_timeout``), milliseconds.
     statement_timeout_ms: int = 15_000
-    #: Database role the web application assumes after connecting (SET ROLE); it cannot
-    #: update or delete the audit log. Empty: stay the login user.
+    #: The URL the web application connects with (``GRIDMAP_DB_APP_URL``). Empty: the
+    #: main URL with the user replaced by :attr:`app_role` and no password (local trust
+    #: authentication; with passwords, set this URL). The API refuses to start as a
+    #: superuser or as the owner of the tables (:func:`gridmap.audit.require_unprivileged_login`).
+    app_url: str = ""
+    #: The login role of the default :attr:`app_url`: created by the migrations (0005,
+    #: 0008) with read/write grants but no UPDATE, DELETE or TRUNCATE on the logs.
     app_role: str = "gridmap_app"
     connect_timeout_s: int = 5
 
     @property
     def url(self) -> str:
         return normalise_database_url(self.database_url)
+
+    @property
+    def app_login_url(self) -> str:
+        """The URL the web application connects with.
+
+        >>> DatabaseSettings(database_url="postgresql://owner:secret@db:5432/gridmap").app_login_url
+        'postgresql+psycopg://gridmap_app@db:5432/gridmap'
+        """
+        if self.app_url:
+            return normalise_database_url(self.app_url)
+        from sqlalchemy.engine import URL, make_url
+
+        main = make_url(self.url)
+        login = URL.create(main.drivername, username=self.app_role or main.username, host=main.host,
+                           port=main.port, database=main.database, query=main.query)
+        return login.render_as_string(hide_password=False)
 
     @property
     def test_url(self) -> str:
@@ -137,6 +158,8 @@ class PlacementSettings(BaseSettings):
     model_config = _config("GRIDMAP_PLACEMENT_")
 
     snap_tolerance_m: float = 50.0
+    #: Where built grid indexes are kept (gridmap/spatial/cache.py); empty: ~/.cache/gridmap/grid-index.
+    index_cache_dir: str | None = None
 
 
 class CoverageSettings(BaseSettings):
@@ -179,6 +202,8 @@ class HazardSettings(BaseSettings):
     escalation_interval_days: int = 7
     #: Public tip-offs per client address per hour.
     tipoffs_per_hour: int = 5
+    #: Public status look-ups of a tip-off (by tracking code) per client address per minute.
+    tipoff_lookups_per_minute: int = 60
 
 
 class StatsSettings(BaseSettings):

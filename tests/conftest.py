@@ -32,6 +32,19 @@ def _test_settings(url: str) -> Settings:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_index_cache(tmp_path_factory) -> Iterator[None]:
+    """Saved grid indexes go to the run's temporary directory, not the user's ~/.cache
+    (set in the environment so CLI subprocesses and live servers use it too)."""
+    previous = os.environ.get("GRIDMAP_PLACEMENT_INDEX_CACHE_DIR")
+    os.environ["GRIDMAP_PLACEMENT_INDEX_CACHE_DIR"] = str(tmp_path_factory.mktemp("grid-index"))
+    yield
+    if previous is None:
+        os.environ.pop("GRIDMAP_PLACEMENT_INDEX_CACHE_DIR", None)
+    else:
+        os.environ["GRIDMAP_PLACEMENT_INDEX_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
     url = DatabaseSettings().test_url

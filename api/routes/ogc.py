@@ -136,17 +136,23 @@ def collection(request: Request, session: SessionDep, scope: ScopeDep,
     return HTMLResponse(ogc.render_html("collection", document)) if _wants_html(request) else _json(document)
 
 
-@router.get("/collections/{collectionId}/schema", summary="要素结构（JSON Schema）/ feature schema")
+@router.get("/collections/{collectionId}/schema", summary="要素结构（JSON Schema）/ feature schema",
+            openapi_extra={"parameters": [_SET]})
 def schema(request: Request, session: SessionDep, scope: ScopeDep,
            collection_id: Annotated[str, Path(alias="collectionId", max_length=40)]) -> Response:
-    spec = ogc.collection_spec(collection_id)
+    # The same 404 as the collection itself: a grid level outside the caller's scope (or
+    # absent from the set) has no schema either.
+    set_id, _ = _set_id(request, session)
+    spec = ogc.require_collection(session, collection_id, set_id=set_id, scope=scope)
     return _json(ogc.schema_document(spec, _base(request)), ogc.SCHEMA)
 
 
-@router.get("/collections/{collectionId}/queryables", summary="可筛选属性 / queryables")
+@router.get("/collections/{collectionId}/queryables", summary="可筛选属性 / queryables",
+            openapi_extra={"parameters": [_SET]})
 def queryables(request: Request, session: SessionDep, scope: ScopeDep,
                collection_id: Annotated[str, Path(alias="collectionId", max_length=40)]) -> Response:
-    spec = ogc.collection_spec(collection_id)
+    set_id, _ = _set_id(request, session)
+    spec = ogc.require_collection(session, collection_id, set_id=set_id, scope=scope)
     return _json(ogc.queryables_document(spec, _base(request)), ogc.SCHEMA)
 
 
@@ -160,7 +166,7 @@ def items(request: Request, session: SessionDep, scope: ScopeDep, settings: Sett
     params = list(request.query_params.multi_items())
     parsed = ogc.parse_items_request(spec, params)
     document = ogc.items_document(session, spec, parsed, base=_base(request), set_id=set_id, scope=scope,
-                                  params=params, labels=_labels(settings))
+                                  params=params, labels=_labels(settings), html=wants_html)
     headers = {"Content-Crs": f"<{parsed.crs.uri}>"}
     if wants_html:
         return HTMLResponse(ogc.render_html("items", document, spec), headers=headers)

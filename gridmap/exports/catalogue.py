@@ -39,7 +39,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gridmap.auth import Scope
-from gridmap.codes import LEVEL_NAMES_ZH, LEVELS
+from gridmap.codes import LEVEL_NAMES_ZH, LEVELS, subtree_sql
 from gridmap.errors import InvalidInput
 from gridmap.models import ROLE_NAMES_ZH
 from gridmap.taxonomy import (
@@ -390,11 +390,6 @@ ROLE_ASSIGNMENTS = LayerSpec(
 
 # ---------------------------------------------------------------------- queries
 
-def like_prefix(code: str) -> str:
-    """A LIKE pattern matching ``code`` and every code extending it."""
-    return code.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 class _Subtree:
     """Formats ``{subtree:COLUMN}`` into the subtree-and-scope condition on COLUMN."""
 
@@ -405,9 +400,9 @@ class _Subtree:
     def __format__(self, column: str) -> str:
         parts = []
         if self.prefix is not None:
-            parts.append(f"{column} LIKE :prefix")
+            parts.append(subtree_sql(column, self.prefix, "prefix")[0])
         if self.scope.code is not None:
-            parts.append(f"{column} LIKE :scope_prefix")
+            parts.append(subtree_sql(column, self.scope.code, "scope_prefix")[0])
         return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
 
 
@@ -433,9 +428,9 @@ class LayerQuery:
         if self.spec.level:
             self.params["level"] = self.spec.level
         if self.prefix is not None:
-            self.params["prefix"] = like_prefix(self.prefix)
+            self.params.update(subtree_sql("", self.prefix, "prefix")[1])
         if self.scope.code is not None:
-            self.params["scope_prefix"] = like_prefix(self.scope.code)
+            self.params.update(subtree_sql("", self.scope.code, "scope_prefix")[1])
         self._format = lambda sql: sql.format(subtree=subtree)
         self.conditions = [self._format(w) for w in self.spec.where] + list(self.conditions)
 
