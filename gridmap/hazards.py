@@ -13,7 +13,8 @@ reported → filed       admin, township_leader          major: supervising offi
                                                        and rectification plan
                                                        (挂牌督办)
 reported/filed →       admin, township_leader          a note, or ``duplicate_of``
-rejected
+rejected                                               (an original that is not
+                                                       itself rejected)
 filed → dispatched     admin, township_leader
 dispatched →           admin, township_leader,
 rectifying             grid_staff
@@ -21,16 +22,51 @@ rectifying →           admin, township_leader,         the actor is the rectif
 verifying              grid_staff
 verifying → closed     admin, township_leader          after photo (major: also the
                                                        responsibility sheet); the
-                                                       verifier is not the rectifier
+                                                       verifier is none of the
+                                                       rectifiers (below)
 verifying →            admin, township_leader          a note (why it failed)
 rectifying
 =====================  ==============================  ===========================
 
+Which fields a transition may change (:data:`FIELD_RULES`); a field given at another step
+is refused with 422, by another role with 403:
+
+======================  ==========================================  ====================
+field                   at                                          roles
+======================  ==========================================  ====================
+category, grade         reported → filed                            admin, township_leader
+supervising_official,   reported → filed                            admin, township_leader
+rectification_plan
+deadline                reported → filed, filed → dispatched,       admin, township_leader
+                        verifying → rectifying (a new deadline
+                        for the second round, with its note)
+======================  ==========================================  ====================
+
+Every field a transition changes is recorded in the event's ``data["changes"]`` as
+``{field: {"old": …, "new": …}}``. Re-grading at filing without an explicit deadline
+recomputes the default deadline for the new grade from the report time (the inspection
+date for an inspection's finding), marked ``"default": true``. When a hazard is created,
+only leaders may give an explicit deadline (grid staff get the default by grade), except
+for an inspection's findings, whose deadline is the inspection's 限期整改 order.
+
+The rectifiers of a hazard are everyone who moved it ``dispatched → rectifying`` or
+``rectifying → verifying`` in any round (read from the event log); none of them may close
+it. A leader who sent it back after a failed verification is not a rectifier. A hazard
+imported in ``verifying`` has no recorded rectifier (the import is not a person), so any
+leader may verify it.
+
 Anything else is an illegal transition (HTTP 409); a legal one by the wrong role is 403;
 a hazard outside the user's scope is 404. Every change is an event in the append-only
-``hazard_event`` log, written in the same transaction as the hazard row; the row is locked
-(``SELECT … FOR UPDATE``) first, so of two concurrent transitions exactly one wins and the
-other is refused with 409 — nothing is lost.
+``hazard_event`` log, written in the same transaction as the hazard row, whose
+``version`` counts the events.
+
+Concurrency: a transition reads the hazard's version, then locks the row (``SELECT … FOR
+UPDATE``); when the version moved while it waited for the lock, someone else changed the
+hazard in between and the transition is refused with 409 (reload and decide again) — so of
+two concurrent transitions exactly one wins, even towards different states, and nothing
+is lost. A client may also send the ``version`` it saw (optimistic concurrency): a
+different current version is a 409 as well. Attachments only take the lock (two photos
+uploaded at once are both kept).
 """
 
 from __future__ import annotations
@@ -69,12 +105,13 @@ from gridmap.models import (
     Hazard,
     HazardAttachment,
     HazardEvent,
+    Inspection,
     User,
 )
 from gridmap.placement import place_records
 from gridmap.queries.grids import persons_by_role
 from gridmap.settings import HazardSettings
-from gridmap.taxonomy import HAZARD_GROUPS, Taxonomy, load_hazard_categories
+from gridmap.taxonomy import DEFAULT_HAZARD_CATEGORIES, HAZARD_GROUPS, Taxonomy, load_hazard_categories
 from gridmap.uscc import validate_uscc
 
 STATE_NAMES_ZH = {"reported": "已上报", "filed": "已立案", "dispatched": "已派遣", "rectifying": "整改中",
@@ -92,6 +129,23 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("verifying", "closed"): _LEADERS,
     ("verifying", "rectifying"): _LEADERS,
 }
+_FILING = (("reported", "filed"),)
+#: Which transitions may change which field, and which roles may: ``{field: (steps, roles)}``.
+FIELD_RULES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
+    "category": (_FILING, _LEADERS),
+    "grade": (_FILING, _LEADERS),
+    "supervising_official": (_FILING, _LEADERS),
+    "rectification_plan": (_FILING, _LEADERS),
+    "deadline": (_FILING + (("filed", "dispatched"), ("verifying", "rectifying")), _LEADERS),
+}
+_FIELD_NAMES = {"category": ("类别", "category"), "grade": ("等级", "grade"),
+                "supervising_official": ("督办人", "supervising official"),
+                "rectification_plan": ("整改方案", "rectification plan"), "deadline": ("整改期限", "deadline")}
+_STEP_NAMES = {("reported", "filed"): ("立案", "filing"), ("filed", "dispatched"): ("派遣", "dispatching"),
+               ("verifying", "rectifying"): ("核查不通过退回", "sending back after a failed verification")}
+#: The built-in ``unclassified`` (待分类): what a public tip-off arrives as, whatever the
+#: deployment's category file lists, until the command centre files it.
+_UNCLASSIFIED = Taxonomy(tuple(c for c in DEFAULT_HAZARD_CATEGORIES if c.id == "unclassified"))
 _MAGIC = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"%PDF-": "application/pdf"}
 _SYSTEM = "system"
 #: Deadlines without a time zone are China Standard Time (like every time the API takes).
@@ -128,6 +182,11 @@ def _add_event(session: Session, hazard: Hazard, seq: int, *, action: str, actor
     return event
 
 
+def _jsonable(value: object) -> object:
+    """A field value as the event log keeps it: times in UTC, ISO 8601."""
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
+
+
 def _bump(session: Session, hazard_id: int, **values) -> int:
     """Advance the hazard's version (the event sequence) under its row lock."""
     return session.execute(
@@ -143,8 +202,11 @@ def create_hazard(session: Session, values: dict, *, actor: User | None, scope: 
     """Record a new hazard (status ``reported``), placed into its grid like an enterprise.
 
     ``values``: ``lon``/``lat``/``crs`` and/or ``enterprise_uscc``; ``category``,
-    ``grade``, ``source``, ``description``; optional ``deadline``, ``supervising_official``,
-    ``rectification_plan``, ``inspection_id``.
+    ``grade``, ``source`` (staff may enter a hotline or walk-in report as
+    ``public_report`` themselves), ``description``; optional ``deadline`` (leaders, or an
+    inspection's finding), ``supervising_official``, ``rectification_plan``,
+    ``inspection_id``. ``categories`` is the deployment's hazard taxonomy (default: the
+    built-in one); ``unclassified`` is always accepted.
     """
     categories = categories or load_hazard_categories()
     if not public:
@@ -158,7 +220,7 @@ def create_hazard(session: Session, values: dict, *, actor: User | None, scope: 
     source = values.get("source") or ("public_report" if public else "inspection")
     if source not in HAZARD_SOURCES:
         raise InvalidInput(f"未知来源 {source!r}", f"unknown source {source!r} (one of {', '.join(HAZARD_SOURCES)})")
-    category = categories.parse(values.get("category") or ("unclassified" if public else ""))
+    category = _parse_category(categories, values.get("category") or ("unclassified" if public else ""))
     if category is None:
         raise InvalidInput(f"未知隐患类别 {values.get('category')!r}", f"unknown hazard category {values.get('category')!r}")
 
@@ -211,6 +273,9 @@ def create_hazard(session: Session, values: dict, *, actor: User | None, scope: 
     if not public and not scope.allows(hazard.home_code):
         raise Forbidden("隐患位置不在您的管辖范围内", "the hazard lies outside your scope")
     deadline = values.get("deadline")
+    if deadline is not None and actor is not None and scope.role not in _LEADERS and not values.get("inspection_id"):
+        raise Forbidden("只有管理员和镇街领导可以指定整改期限（默认按等级）",
+                        "only admins and township leaders may set a deadline (the default follows the grade)")
     if deadline is not None and deadline.tzinfo is None:
         deadline = deadline.replace(tzinfo=_CHINA_TZ)
     reported_at = values.get("reported_at")
@@ -222,23 +287,44 @@ def create_hazard(session: Session, values: dict, *, actor: User | None, scope: 
     if hazard.h3_cells:
         ensure_cells(session, {res: {cell} for res, cell in zip(RESOLUTIONS, hazard.h3_cells)})
     _add_event(session, hazard, 1, action="create", actor=actor, to_status="reported",
-               data={"source": source, "grade": grade, "category": category.id}, at=reported_at)
+               data={"source": source, "grade": grade, "category": category.id,
+                     "deadline": _jsonable(hazard.deadline)}, at=reported_at)
     return hazard
+
+
+def _parse_category(categories: Taxonomy, value: str | None):
+    return categories.parse(value) or _UNCLASSIFIED.parse(value)
 
 
 # ---------------------------------------------------------------------- transitions
 
-def _lock(session: Session, hazard_id: int, scope: Scope) -> Hazard:
+def _locked(session: Session, hazard_id: int) -> Hazard | None:
+    """The hazard row under ``SELECT … FOR UPDATE``; waiting too long for the lock, or a
+    deadlock with another transaction, is a 409 (retry), not a server error."""
     try:
         session.execute(text("SET LOCAL lock_timeout = '5s'"))
-        hazard = session.scalar(select(Hazard).where(Hazard.id == hazard_id)
-                                .with_for_update().execution_options(populate_existing=True))
+        return session.scalar(select(Hazard).where(Hazard.id == hazard_id)
+                              .with_for_update().execution_options(populate_existing=True))
     except OperationalError as exc:
-        if getattr(getattr(exc, "orig", None), "sqlstate", "") == "55P03":
+        if getattr(getattr(exc, "orig", None), "sqlstate", "") in ("55P03", "40P01"):
             raise Conflict("该隐患正被他人处理，请稍后重试", "the hazard is being changed by someone else; retry") from None
         raise
+
+
+def _lock(session: Session, hazard_id: int, scope: Scope, *, expected_version: int | None = None,
+          refuse_if_changed: bool = True) -> Hazard:
+    """Lock the hazard for a change (see "Concurrency" in the module docstring)."""
+    seen = session.scalar(select(Hazard.version).where(Hazard.id == hazard_id)) if refuse_if_changed else None
+    hazard = _locked(session, hazard_id)
     if hazard is None or not scope.allows(hazard.home_code):
         raise NotFound("隐患不存在", "hazard not found")
+    if expected_version is not None and hazard.version != expected_version:
+        raise Conflict(f"隐患 {hazard_id} 已被他人修改（版本 {hazard.version}，您看到的是 {expected_version}），请刷新后重试",
+                       f"hazard {hazard_id} was changed by someone else (version {hazard.version}, "
+                       f"you saw {expected_version}); reload it and retry")
+    if seen is not None and hazard.version != seen:
+        raise Conflict(f"隐患 {hazard_id} 刚被他人修改，请刷新后重试",
+                       f"hazard {hazard_id} was just changed by someone else; reload it and retry")
     return hazard
 
 
@@ -247,14 +333,81 @@ def _attachments(session: Session, hazard_id: int) -> list[HazardAttachment]:
                                 .order_by(HazardAttachment.id)))
 
 
+def _check_fields(given: dict, current: str, to: str, role: str) -> None:
+    """Refuse a field this role may not change, or not at this step (:data:`FIELD_RULES`)."""
+    for name in given:
+        steps, roles = FIELD_RULES[name]
+        zh, en = _FIELD_NAMES[name]
+        if role not in roles:
+            raise Forbidden(f"角色 {role} 不能修改{zh}", f"role {role} may not change the {en}")
+        if (current, to) not in steps:
+            where_zh = "、".join(_STEP_NAMES[s][0] for s in steps)
+            where_en = ", ".join(_STEP_NAMES[s][1] for s in steps)
+            raise InvalidInput(f"{zh}只能在{where_zh}时修改（当前 {current} → {to}）",
+                               f"the {en} can only be changed when {where_en} (not {current} → {to})")
+
+
+def _rectifiers(session: Session, hazard_id: int) -> set[int]:
+    """Users who moved the hazard ``dispatched → rectifying`` or ``→ verifying``, any round."""
+    started = (HazardEvent.from_status == "dispatched") & (HazardEvent.to_status == "rectifying")
+    return set(session.scalars(select(HazardEvent.actor_id).where(
+        HazardEvent.hazard_id == hazard_id, HazardEvent.action == "transition",
+        HazardEvent.actor_id.is_not(None), started | (HazardEvent.to_status == "verifying"))))
+
+
+def _report_time(session: Session, hazard: Hazard) -> datetime:
+    """When the deadline runs from: the inspection date for an inspection's finding,
+    else the time the hazard was reported."""
+    if hazard.inspection_id is not None:
+        inspected_on = session.scalar(select(Inspection.inspected_on).where(Inspection.id == hazard.inspection_id))
+        if inspected_on is not None:
+            return inspected_on
+    return hazard.created_at
+
+
+def _field_values(session: Session, hazard: Hazard, given: dict, categories: Taxonomy | None,
+                  settings: HazardSettings | None) -> dict:
+    """The checked new values of the fields a transition gives; a re-grading without a
+    deadline brings the new grade's default deadline, counted from the report time."""
+    values: dict = {}
+    if "category" in given:
+        found = _parse_category(categories or load_hazard_categories(), given["category"])
+        if found is None:
+            raise InvalidInput(f"未知隐患类别 {given['category']!r}", f"unknown hazard category {given['category']!r}")
+        values["category"] = found.id
+    if "grade" in given:
+        if given["grade"] not in HAZARD_GRADES:
+            raise InvalidInput("隐患等级应为 general 或 major", "grade must be general or major")
+        values["grade"] = given["grade"]
+    if "supervising_official" in given:
+        values["supervising_official"] = given["supervising_official"][:100]
+    if "rectification_plan" in given:
+        values["rectification_plan"] = given["rectification_plan"]
+    if "deadline" in given:
+        deadline = given["deadline"]
+        values["deadline"] = deadline if deadline.tzinfo else deadline.replace(tzinfo=_CHINA_TZ)
+        if values["deadline"] <= hazard.created_at:
+            raise InvalidInput("整改期限不能早于隐患上报时间", "the deadline cannot be before the hazard was reported")
+    elif values.get("grade", hazard.grade) != hazard.grade:
+        values["deadline"] = default_deadline(values["grade"], settings or HazardSettings(),
+                                              _report_time(session, hazard))
+    return values
+
+
 def transition(session: Session, hazard_id: int, *, to: str, actor: User, scope: Scope,
                note: str | None = None, attachment_ids: list[int] | None = None,
                duplicate_of: int | None = None, supervising_official: str | None = None,
                rectification_plan: str | None = None, category: str | None = None,
                grade: str | None = None, deadline: datetime | None = None,
-               categories: Taxonomy | None = None) -> Hazard:
-    """Move a hazard to state ``to``; see the module docstring for the rules."""
-    hazard = _lock(session, hazard_id, scope)
+               version: int | None = None, categories: Taxonomy | None = None,
+               settings: HazardSettings | None = None) -> Hazard:
+    """Move a hazard to state ``to``; see the module docstring for the rules.
+
+    ``version`` is the hazard version the caller saw (optional; 409 when it moved).
+    ``settings`` gives the default deadlines a re-grading at filing recomputes (default:
+    read from the environment).
+    """
+    hazard = _lock(session, hazard_id, scope, expected_version=version)
     current = hazard.status
     allowed_roles = TRANSITIONS.get((current, to))
     if allowed_roles is None:
@@ -272,41 +425,38 @@ def transition(session: Session, hazard_id: int, *, to: str, actor: User, scope:
     foreign = [a for a in attachment_ids if a not in own]
     if foreign:
         raise InvalidInput(f"附件 {foreign} 不属于该隐患", f"attachments {foreign} do not belong to this hazard")
+
+    given = {name: value for name, value in (
+        ("category", category), ("grade", grade), ("deadline", deadline),
+        ("supervising_official", (supervising_official or "").strip() or None),
+        ("rectification_plan", (rectification_plan or "").strip() or None)) if value is not None}
+    _check_fields(given, current, to, scope.role)
     changes: dict = {"status": to}
-    data: dict = {}
+    changed: dict = {}
+    for name, value in _field_values(session, hazard, given, categories, settings).items():
+        if value != getattr(hazard, name):
+            changes[name] = value
+            changed[name] = {"old": _jsonable(getattr(hazard, name)), "new": _jsonable(value)}
+    if "deadline" in changed and "deadline" not in given:
+        changed["deadline"]["default"] = True
+    data: dict = {"changes": changed} if changed else {}
 
-    if category is not None or grade is not None:
-        if to != "filed":
-            raise InvalidInput("类别和等级只能在立案时修改", "category and grade can only be set when filing")
-        if category is not None:
-            found = (categories or load_hazard_categories()).parse(category)
-            if found is None:
-                raise InvalidInput(f"未知隐患类别 {category!r}", f"unknown hazard category {category!r}")
-            changes["category"] = found.id
-        if grade is not None:
-            if grade not in HAZARD_GRADES:
-                raise InvalidInput("隐患等级应为 general 或 major", "grade must be general or major")
-            changes["grade"] = grade
     effective_grade = changes.get("grade", hazard.grade)
-    if supervising_official:
-        changes["supervising_official"] = supervising_official.strip()[:100]
-    if rectification_plan:
-        changes["rectification_plan"] = rectification_plan.strip()
-    if deadline is not None:
-        changes["deadline"] = deadline if deadline.tzinfo else deadline.replace(tzinfo=_CHINA_TZ)
-
-    if to == "filed" and effective_grade == "major":
-        if not changes.get("supervising_official", hazard.supervising_official) or \
-                not changes.get("rectification_plan", hazard.rectification_plan):
-            raise InvalidInput("重大隐患立案须指定督办人并提交整改方案（挂牌督办）",
-                               "a major hazard needs a supervising official and a rectification plan to be filed")
+    if to == "filed" and effective_grade == "major" and not (
+            changes.get("supervising_official", hazard.supervising_official)
+            and changes.get("rectification_plan", hazard.rectification_plan)):
+        raise InvalidInput("重大隐患立案须指定督办人并提交整改方案（挂牌督办）",
+                           "a major hazard needs a supervising official and a rectification plan to be filed")
     if to == "rejected":
         if duplicate_of is not None:
             if duplicate_of == hazard.id:
                 raise InvalidInput("不能标记为自身的重复", "a hazard cannot duplicate itself")
-            original = session.get(Hazard, duplicate_of)
+            original = _locked(session, duplicate_of)
             if original is None or not scope.allows(original.home_code):
                 raise NotFound(f"隐患 {duplicate_of} 不存在", f"hazard {duplicate_of} not found")
+            if original.status == "rejected":
+                raise InvalidInput(f"隐患 {duplicate_of} 本身已不予立案，请关联到原始隐患",
+                                   f"hazard {duplicate_of} is itself rejected; link to the original hazard instead")
             changes["duplicate_of_id"] = duplicate_of
             data["duplicate_of"] = duplicate_of
         elif not note:
@@ -323,8 +473,8 @@ def transition(session: Session, hazard_id: int, *, to: str, actor: User, scope:
             raise InvalidInput("结案须上传整改后照片（两照一表）", "closing needs the after photo (两照一表)")
         if effective_grade == "major" and "responsibility_sheet" not in kinds:
             raise InvalidInput("重大隐患结案须上传整改责任表", "closing a major hazard needs the responsibility sheet")
-        if hazard.rectifier_id is not None and hazard.rectifier_id == actor.id:
-            raise Forbidden("核查人不能是整改人", "the verifier must not be the rectifier")
+        if actor.id in _rectifiers(session, hazard.id):
+            raise Forbidden("核查人不能是整改人（任何一轮）", "the verifier must not be a rectifier of any round")
         changes["verifier_id"] = actor.id
         changes["closed_at"] = func.now()
 
@@ -357,10 +507,19 @@ def add_attachment(session: Session, hazard_id: int, *, kind: str, filename: str
         raise InvalidInput(f"未知附件类型 {kind!r}", f"unknown attachment kind {kind!r} (one of {', '.join(ATTACHMENT_KINDS)})")
     if not public:
         scope.require_write()
-    hazard = _lock(session, hazard_id, scope if not public else Scope.everything())
-    if hazard.status in ("closed", "rejected"):
-        raise IllegalTransition("已结案或不予立案的隐患不能再添加附件",
-                                "a closed or rejected hazard takes no more attachments")
+    reach = scope if not public else Scope.everything()
+
+    def refuse_when_ended(hazard: Hazard | None) -> Hazard:
+        if hazard is None or not reach.allows(hazard.home_code):
+            raise NotFound("隐患不存在", "hazard not found")
+        if hazard.status in ("closed", "rejected"):
+            raise IllegalTransition("已结案或不予立案的隐患不能再添加附件",
+                                    "a closed or rejected hazard takes no more attachments")
+        return hazard
+
+    # Checked once before the file is copied and again under the row lock, which is taken
+    # only after the copy so a large file never holds up the hazard's transitions.
+    refuse_when_ended(session.get(Hazard, hazard_id))
     directory = Path(settings.attachment_dir)
     directory.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -391,6 +550,7 @@ def add_attachment(session: Session, hazard_id: int, *, kind: str, filename: str
     finally:
         if tmp.exists():
             tmp.unlink()
+    hazard = refuse_when_ended(_lock(session, hazard_id, reach, refuse_if_changed=False))
     safe_name = re.sub(r"[^\w.\-\u4e00-\u9fff]", "_", Path(filename or "file").name)[:200] or "file"
     attachment = HazardAttachment(hazard_id=hazard.id, kind=kind, filename=safe_name, content_type=content_type,
                                   size=size, sha256=sha, storage_path=f"{sha[:2]}/{sha}",
@@ -481,10 +641,21 @@ def hazard_detail(session: Session, hazard_id: int, scope: Scope) -> dict:
         "events": [{"seq": e.seq, "action": e.action, "from_status": e.from_status, "to_status": e.to_status,
                     "actor": e.actor_name, "at": e.at, "note": e.note, "attachment_ids": e.attachment_ids,
                     "data": e.data} for e in events],
-        "attachments": [{"id": a.id, "kind": a.kind, "filename": a.filename, "content_type": a.content_type,
-                         "size": a.size, "sha256": a.sha256, "uploaded_at": a.uploaded_at}
-                        for a in _attachments(session, hazard.id)],
+        "attachments": [_attachment_row(a) for a in _attachments(session, hazard.id)],
     }
+
+
+def _attachment_row(attachment: HazardAttachment) -> dict:
+    return {"id": attachment.id, "kind": attachment.kind, "filename": attachment.filename,
+            "content_type": attachment.content_type, "size": attachment.size, "sha256": attachment.sha256,
+            "uploaded_at": attachment.uploaded_at}
+
+
+def attachment_public(session: Session, attachment: HazardAttachment) -> dict:
+    """An uploaded attachment, with the hazard's version after the upload (what a client
+    sends as ``version`` with its next transition)."""
+    version = session.scalar(select(Hazard.version).where(Hazard.id == attachment.hazard_id))
+    return {**_attachment_row(attachment), "hazard_version": version}
 
 
 def list_hazards(session: Session, *, scope: Scope, grid: str | None = None, status: str | None = None,
@@ -514,7 +685,8 @@ _TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 def submit_tipoff(session: Session, *, lon: float, lat: float, crs: str | None, description: str,
-                  contact: str | None, settings: HazardSettings, tolerance_m: float = 50.0) -> Hazard:
+                  contact: str | None, settings: HazardSettings, tolerance_m: float = 50.0,
+                  categories: Taxonomy | None = None) -> Hazard:
     """A public tip-off (举报): enters as ``reported``, source ``public_report``; returns the
     hazard, whose ``tracking_code`` lets the reporter follow its status and nothing else."""
     if not description or not description.strip():
@@ -527,7 +699,7 @@ def submit_tipoff(session: Session, *, lon: float, lat: float, crs: str | None, 
                                      "source": "public_report", "category": "unclassified",
                                      "reporter_contact": (contact or "").strip()[:100] or None},
                            actor=None, scope=Scope.everything(), settings=settings,
-                           tolerance_m=tolerance_m, public=True)
+                           tolerance_m=tolerance_m, categories=categories, public=True)
     code = "JB" + "".join(secrets.choice(_TRACKING_ALPHABET) for _ in range(12))
     hazard.tracking_code = code
     session.flush()
@@ -548,8 +720,9 @@ def hazard_categories(categories: Taxonomy | None = None) -> list[dict]:
              "group_zh": HAZARD_GROUPS.get(c.group or "other", ("其他", "Other"))[0]} for c in categories.categories]
 
 
-__all__ = ["create_hazard", "transition", "add_attachment", "escalate_overdue", "hazard_detail",
-           "list_hazards", "submit_tipoff", "tipoff_status", "TRANSITIONS", "STATE_NAMES_ZH"]
+__all__ = ["create_hazard", "transition", "add_attachment", "attachment_public", "escalate_overdue",
+           "hazard_detail", "list_hazards", "submit_tipoff", "tipoff_status", "TRANSITIONS", "FIELD_RULES",
+           "STATE_NAMES_ZH"]
 
 
 # ------------------------------------------------------------- register import (台账)
@@ -604,7 +777,10 @@ def import_hazards(session: Session, path: Path, *, settings: HazardSettings, im
     (row, field, reason) and the good ones imported, like the enterprise register.
 
     Imported closed hazards come without the two photos (the old system keeps them);
-    that is what the ``import`` event says.
+    that is what the ``import`` event says. A major hazard in a state past ``reported``
+    (other than ``rejected``) must name its supervising official and rectification plan,
+    as filing it here would have required; such a row without them is rejected.
+    ``categories`` is the deployment's hazard taxonomy.
     """
     from gridmap.files import map_columns, read_table
     from gridmap.settings import ImportSettings
@@ -642,6 +818,10 @@ def import_hazards(session: Session, path: Path, *, settings: HazardSettings, im
                 problems.append((column, f"时间 {cell.get(column)!r} 无法解析", f"time {cell.get(column)!r} cannot be parsed"))
         if status == "closed" and not problems and times.get("closed_at") is None:
             problems.append(("closed_at", "已结案须有结案时间", "a closed hazard needs its closing time"))
+        if grade == "major" and status not in (None, "reported", "rejected") and not (
+                cell.get("supervising_official") and cell.get("rectification_plan")):
+            problems.append(("supervising_official", "重大隐患立案后须有督办人和整改方案（挂牌督办）",
+                             "a major hazard past reported needs its supervising official and rectification plan"))
         if problems:
             for column, zh, en in problems:
                 report["rejected"].append({"row": row, "field": column, "reason_zh": zh, "reason_en": en})

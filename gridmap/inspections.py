@@ -51,7 +51,14 @@ therefore always give the same draw. The seed is the one given, or a fresh rando
 * **Redraw**: a drawn plan is drawn again only by an admin passing ``force``, and only
   while no inspection has been recorded under it (409 otherwise) — a redraw would
   otherwise let anyone re-roll an unwelcome result, and would orphan recorded
-  inspections. Redrawing with the recorded seed reproduces the draw exactly.
+  inspections. A redraw runs on today's target list and pool, and records them anew.
+* **Record and verification**: the seed alone reproduces nothing once staffing changes
+  (one more certified officer in the pool shifts almost every pair), so the draw records
+  its inputs on the plan (``draw_record``): the targets in draw order (id, USCC, the grid
+  codes of the conflict rule) and the pool in draw order (person id, the grid codes they
+  held roles in). :func:`verify_draw` (``gridmap plans verify``) re-runs the draw from
+  the recorded seed, share, targets and pool and compares it with the recorded
+  selections and pairs. ``GET /api/v1/plans/{id}`` shows the seed and the pool.
 
 Completion rate (完成率) = selected targets with at least one inspection recorded under
 the plan / selected targets (``None`` before the draw).
@@ -584,16 +591,52 @@ def draw_plan(session: Session, plan_id: int, *, scope: Scope, share: float | No
         seed = secrets.randbits(63)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise InvalidInput("随机种子应为 0 到 2^63-1 之间的整数", "the seed must be an integer from 0 to 2^63-1")
-    assignments = draw_assignments(_draw_targets(session, plan.id), inspector_pool(session, plan.township_code),
-                                   share=share, seed=seed)
+    targets = sorted(_draw_targets(session, plan.id), key=lambda t: t.uscc)
+    pool = inspector_pool(session, plan.township_code)
+    assignments = draw_assignments(targets, pool, share=share, seed=seed)
     session.execute(update(PlanTarget).where(PlanTarget.plan_id == plan.id)
                     .values(selected=False, inspector_a_id=None, inspector_b_id=None))
     session.execute(update(PlanTarget), [
         {"plan_id": plan.id, "enterprise_id": a.enterprise_id, "selected": True,
          "inspector_a_id": a.inspector_ids[0], "inspector_b_id": a.inspector_ids[1]} for a in assignments])
     plan.share, plan.seed, plan.status, plan.drawn_at = share, seed, "drawn", now or _now()
+    plan.draw_record = {
+        "targets": [{"enterprise_id": t.enterprise_id, "uscc": t.uscc, "conflict_codes": sorted(t.conflict_codes)}
+                    for t in targets],
+        "pool": [{"person_id": p.person_id, "role_codes": sorted(p.role_codes)} for p in pool],
+    }
     session.flush()
     return plan
+
+
+def verify_draw(session: Session, plan_id: int, *, scope: Scope) -> dict:
+    """Re-run a plan's draw from what it recorded (seed, share, targets, pool) and compare.
+
+    Returns ``{"plan_id", "seed", "selected", "identical", "differences"}``; each
+    difference names a USCC with the recorded and the reproduced pair (``None`` when not
+    selected on that side). Later changes of staff, roles or enterprises do not matter:
+    only the record is used.
+    """
+    plan = _get_plan(session, plan_id, scope)
+    if plan.status != "drawn":
+        raise IllegalTransition(f"计划 {plan.id} 尚未抽取", f"plan {plan.id} has not been drawn")
+    if plan.draw_record is None:
+        raise Conflict(f"计划 {plan.id} 抽取时未记录人员库（早于 0009 版本），无法复现",
+                       f"plan {plan.id} was drawn before draws recorded their pool; it cannot be reproduced")
+    record = plan.draw_record
+    targets = [DrawTarget(t["enterprise_id"], t["uscc"], t["uscc"], frozenset(t["conflict_codes"]))
+               for t in record["targets"]]
+    pool = [Inspector(p["person_id"], str(p["person_id"]), frozenset(p["role_codes"])) for p in record["pool"]]
+    reproduced = {a.enterprise_id: a.inspector_ids
+                  for a in draw_assignments(targets, pool, share=plan.share, seed=plan.seed)}
+    recorded = {enterprise_id: (a, b) for enterprise_id, a, b in session.execute(
+        select(PlanTarget.enterprise_id, PlanTarget.inspector_a_id, PlanTarget.inspector_b_id)
+        .where(PlanTarget.plan_id == plan.id, PlanTarget.selected))}
+    differences = [{"uscc": t.uscc, "recorded": recorded.get(t.enterprise_id),
+                    "reproduced": reproduced.get(t.enterprise_id)}
+                   for t in targets if recorded.get(t.enterprise_id) != reproduced.get(t.enterprise_id)]
+    return {"plan_id": plan.id, "seed": str(plan.seed), "selected": len(recorded),
+            "identical": not differences, "differences": differences}
 
 
 def plan_completion(session: Session, plan_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -642,7 +685,8 @@ def list_plans(session: Session, *, scope: Scope, township: str | None = None, l
 
 
 def plan_detail(session: Session, plan_id: int, scope: Scope) -> dict:
-    """A plan with its targets: selected or not, the drawn inspector pair, inspected or not."""
+    """A plan with its targets (selected or not, the drawn inspector pair, inspected or
+    not) and the recorded inspector pool of its draw, person ids in draw order."""
     plan = _get_plan(session, plan_id, scope)
     persons = {}
     rows = session.execute(
@@ -660,6 +704,8 @@ def plan_detail(session: Session, plan_id: int, scope: Scope) -> dict:
         inspections[enterprise_id].append(inspection_id)
     names = _grid_names(session, {plan.township_code})
     summary = _plan_summary(plan, names, len(rows), plan_completion(session, [plan.id]).get(plan.id))
+    # The pool in draw order: with the seed, what the draw can be reproduced from.
+    summary["pool"] = [p["person_id"] for p in plan.draw_record["pool"]] if plan.draw_record else None
     summary["targets"] = [{
         "uscc": uscc, "name": name, "grid_code": grid_code, "village_code": village_code,
         "selected": target.selected, "inspector_a": persons.get(target.inspector_a_id),
@@ -690,4 +736,5 @@ __all__ = [
     "plan_completion",
     "plan_detail",
     "selection_size",
+    "verify_draw",
 ]

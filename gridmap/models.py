@@ -312,8 +312,10 @@ class Hazard(Base):
     """A hazard (隐患) driven through the six-step closed loop (六步闭环).
 
     ``status`` is kept consistent with the append-only :class:`HazardEvent` log: every
-    change of status is one event written in the same transaction, guarded by
-    ``version`` (optimistic locking: of two concurrent transitions exactly one wins).
+    change of status is one event written in the same transaction. ``version`` counts
+    the events; a transition that finds it moved while waiting for the row lock (or
+    different from the version the client saw) is refused, so of two concurrent
+    transitions exactly one wins.
     """
 
     __tablename__ = "hazard"
@@ -446,7 +448,7 @@ class InspectionInspector(Base):
 
 class InspectionPlan(Base):
     """A township's inspection plan for a quarter or a year, with its target list and
-    the double-random draw (双随机), reproducible from the recorded seed."""
+    the double-random draw (双随机), reproducible from the recorded seed and inputs."""
 
     __tablename__ = "inspection_plan"
     __table_args__ = (
@@ -466,6 +468,11 @@ class InspectionPlan(Base):
     status: Mapped[str] = mapped_column(String(8), default="draft")
     seed: Mapped[int | None] = mapped_column(BigInteger)
     drawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: What the draw ran on, so it can be re-run after staffing changes:
+    #: ``{"targets": [{"enterprise_id", "uscc", "conflict_codes"}…], "pool": [{"person_id",
+    #: "role_codes"}…]}`` in the draw's order. NULL before the draw (and for plans drawn
+    #: before migration 0009). Deferred: lists of plans do not need it.
+    draw_record: Mapped[dict | None] = mapped_column(JSONB, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from itertools import product
 
 import pytest
@@ -295,4 +295,200 @@ def test_two_concurrent_transitions_exactly_one_wins(fresh_database, tmp_path):
         winner = next(o for o in outcomes if o.startswith("ok")).split(":")[1]
         assert hazard.status == winner
         assert [e.to_status for e in events] == ["reported", winner], "the event log matches the state"
+    engine.dispose()
+
+
+# ------------------------------------------------------------- fields a step may change
+
+def _events(session, hazard_id):
+    return session.scalars(select(HazardEvent).where(HazardEvent.hazard_id == hazard_id).order_by(HazardEvent.seq)).all()
+
+
+def test_grid_staff_cannot_move_a_deadline(session, hz_settings, people):
+    """The audit's case: an overdue hazard un-overdued by grid staff setting a 2035 deadline."""
+    staff, leader = people["staff"], people["leader"]
+    hazard = _new(session, hz_settings, people["admin"], deadline=datetime.now(UTC) - timedelta(days=2))
+    _walk(session, hz_settings, people, hazard, "rectifying")
+    before = len(_events(session, hazard.id))
+    with pytest.raises(Forbidden, match="may not change the deadline"):
+        transition(session, hazard.id, to="verifying", actor=staff, scope=Scope.of(staff),
+                   deadline=datetime(2035, 1, 1))
+    with pytest.raises(InvalidInput, match="can only be changed when filing, dispatching"):
+        transition(session, hazard.id, to="verifying", actor=leader, scope=Scope.of(leader),
+                   deadline=datetime(2035, 1, 1))
+    hazard = session.get(Hazard, hazard.id)
+    assert hazard.status == "rectifying" and hazard.deadline < datetime.now(UTC), "still overdue"
+    assert len(_events(session, hazard.id)) == before, "a refused transition leaves no event"
+
+
+def test_official_and_plan_only_when_filing(session, hz_settings, people):
+    leader = people["leader"]
+    hazard = _new(session, hz_settings, leader)
+    transition(session, hazard.id, to="filed", actor=leader, scope=Scope.of(leader))
+    for field in ("supervising_official", "rectification_plan", "grade", "category"):
+        value = {"grade": "major", "category": "fire_other"}.get(field, "王副镇长")
+        with pytest.raises(InvalidInput, match="only be changed when filing"):
+            transition(session, hazard.id, to="dispatched", actor=leader, scope=Scope.of(leader), **{field: value})
+    assert session.get(Hazard, hazard.id).status == "filed"
+
+
+def test_every_field_change_is_recorded_old_and_new(session, hz_settings, people):
+    leader, staff = people["leader"], people["staff"]
+    hazard = _new(session, hz_settings, staff)
+    old_deadline = hazard.deadline
+    new_deadline = datetime(2031, 6, 1, 17, 0)  # naive: China Standard Time
+    transition(session, hazard.id, to="filed", actor=leader, scope=Scope.of(leader), category="通道堵塞",
+               supervising_official="王副镇长", deadline=new_deadline)
+    changes = _events(session, hazard.id)[-1].data["changes"]
+    assert changes["deadline"] == {"old": old_deadline.astimezone(UTC).isoformat(), "new": "2031-06-01T09:00:00+00:00"}
+    assert changes["supervising_official"] == {"old": None, "new": "王副镇长"}
+    assert set(changes) == {"deadline", "supervising_official"}, "通道堵塞 is the category it had: no change"
+    # A failed verification may set the second round's deadline (it always has a note).
+    _walk(session, hz_settings, people, session.get(Hazard, hazard.id), "verifying")
+    back = transition(session, hazard.id, to="rectifying", actor=leader, scope=Scope.of(leader),
+                      note="仍未整改", deadline=datetime(2031, 7, 1))
+    assert back.deadline == datetime(2031, 7, 1, tzinfo=timezone(timedelta(hours=8)))
+    assert _events(session, hazard.id)[-1].data["changes"]["deadline"]["old"] == "2031-06-01T09:00:00+00:00"
+    with pytest.raises(InvalidInput, match="before the hazard was reported"):
+        transition(session, _new(session, hz_settings, staff).id, to="filed", actor=leader,
+                   scope=Scope.of(leader), deadline=datetime(2001, 1, 1))
+
+
+def test_regrading_at_filing_recomputes_the_default_deadline(session, hz_settings, people):
+    leader = people["leader"]
+    hazard = _new(session, hz_settings, people["staff"])
+    assert hazard.deadline - hazard.created_at < timedelta(days=31)
+    filed = transition(session, hazard.id, to="filed", actor=leader, scope=Scope.of(leader), grade="major",
+                       supervising_official="王副镇长", rectification_plan="九十日内整改", settings=hz_settings)
+    assert abs(filed.deadline - (filed.created_at + timedelta(days=90))) < timedelta(seconds=5)
+    change = _events(session, hazard.id)[-1].data["changes"]
+    assert change["grade"] == {"old": "general", "new": "major"} and change["deadline"]["default"] is True
+    # An explicit deadline wins over the default.
+    other = _new(session, hz_settings, people["staff"])
+    filed = transition(session, other.id, to="filed", actor=leader, scope=Scope.of(leader), grade="major",
+                       supervising_official="王副镇长", rectification_plan="方案", deadline=datetime(2031, 1, 1))
+    assert filed.deadline == datetime(2031, 1, 1, tzinfo=timezone(timedelta(hours=8)))
+    assert "default" not in _events(session, other.id)[-1].data["changes"]["deadline"]
+
+
+def test_only_leaders_give_a_deadline_when_reporting(session, hz_settings, people):
+    with pytest.raises(Forbidden, match="may set a deadline"):
+        _new(session, hz_settings, people["staff"], deadline=datetime(2035, 1, 1))
+    hazard = _new(session, hz_settings, people["leader"], deadline=datetime(2031, 1, 1))
+    assert _events(session, hazard.id)[0].data["deadline"] == "2030-12-31T16:00:00+00:00"
+
+
+# ------------------------------------------------------------------------- duplicates
+
+def test_duplicates_cannot_form_a_cycle_or_point_at_a_rejected_hazard(session, hz_settings, people):
+    leader = people["leader"]
+    first, second, third = (_new(session, hz_settings, leader) for _ in range(3))
+    transition(session, second.id, to="rejected", actor=leader, scope=Scope.of(leader), duplicate_of=first.id)
+    with pytest.raises(InvalidInput, match="is itself rejected"):
+        transition(session, first.id, to="rejected", actor=leader, scope=Scope.of(leader), duplicate_of=second.id)
+    with pytest.raises(InvalidInput, match="is itself rejected"):
+        transition(session, third.id, to="rejected", actor=leader, scope=Scope.of(leader), duplicate_of=second.id)
+    assert (session.get(Hazard, first.id).status, session.get(Hazard, third.id).status) == ("reported", "reported")
+    linked = transition(session, third.id, to="rejected", actor=leader, scope=Scope.of(leader), duplicate_of=first.id)
+    assert linked.duplicate_of_id == first.id
+    assert hazard_detail(session, first.id, Scope.of(leader))["duplicates"] == [second.id, third.id]
+
+
+# ------------------------------------------------------------------ verifier ≠ rectifier
+
+def test_no_rectifier_of_any_round_may_close(session, hz_settings, people, settings):
+    """Round 1 is rectified and submitted by leader A; round 2 is submitted by leader A2.
+    A must still not close it, though A2 was the last submitter."""
+    admin, leader = people["admin"], people["leader"]
+    leader2 = create_user(session, "leader-a2", role="township_leader", scope="320382102", password="password-123",
+                          settings=settings.auth)
+    hazard = _new(session, hz_settings, leader)
+    for state in ("filed", "dispatched", "rectifying", "verifying"):
+        transition(session, hazard.id, to=state, actor=leader, scope=Scope.of(leader))
+    transition(session, hazard.id, to="rectifying", actor=admin, scope=Scope.of(admin), note="仍有积尘")
+    transition(session, hazard.id, to="verifying", actor=leader2, scope=Scope.of(leader2))
+    _attach(session, hz_settings, hazard, leader2, "after_photo")
+    for rectifier in (leader, leader2):
+        with pytest.raises(Forbidden, match="rectifier of any round"):
+            transition(session, hazard.id, to="closed", actor=rectifier, scope=Scope.of(rectifier))
+    # The admin only sent it back after a failed check: not a rectifier.
+    assert transition(session, hazard.id, to="closed", actor=admin, scope=Scope.of(admin)).verifier_id == admin.id
+
+
+# ---------------------------------------------------------------------- concurrency
+
+def test_a_version_the_caller_saw_must_still_be_current(session, hz_settings, people):
+    leader = people["leader"]
+    hazard = _new(session, hz_settings, leader)
+    _attach(session, hz_settings, hazard, people["staff"], "before_photo")  # version 1 → 2
+    with pytest.raises(Conflict, match="you saw 1"):
+        transition(session, hazard.id, to="filed", actor=leader, scope=Scope.of(leader), version=1)
+    assert transition(session, hazard.id, to="filed", actor=leader, scope=Scope.of(leader), version=2).version == 3
+
+
+# ------------------------------------------------------------------------ taxonomy
+
+def test_a_deployment_taxonomy_is_the_one_checked(session, hz_settings, people, tmp_path):
+    from gridmap.taxonomy import load_hazard_categories
+
+    path = tmp_path / "hazard-categories.json"
+    path.write_text('[{"id": "mine_gas", "zh": "瓦斯超限", "en": "Gas over limit", "group": "other"}]',
+                    encoding="utf-8")
+    custom = load_hazard_categories(path)
+    body = {"lon": 117.93, "lat": 34.35, "description": "瓦斯浓度超限", "category": "瓦斯超限"}
+    admin = people["admin"]
+    hazard = create_hazard(session, body, actor=admin, scope=Scope.of(admin), settings=hz_settings,
+                           categories=custom)
+    assert hazard.category == "mine_gas"
+    with pytest.raises(InvalidInput, match="unknown hazard category"):
+        create_hazard(session, {**body, "category": "fire_other"}, actor=admin, scope=Scope.of(admin),
+                      settings=hz_settings, categories=custom)
+    # What a tip-off arrives as is always there, whatever the file lists.
+    tip = create_hazard(session, {**body, "category": "unclassified"}, actor=admin, scope=Scope.of(admin),
+                        settings=hz_settings, categories=custom)
+    assert tip.category == "unclassified"
+
+
+def test_crossed_duplicates_never_both_commit(fresh_database, tmp_path):
+    """A marked a duplicate of B while B is marked a duplicate of A, at once: one of the
+    two is refused (409 deadlock/changed, or 422 "itself rejected"), never a cycle."""
+    from sqlalchemy import create_engine
+
+    from gridmap.errors import GridmapError
+    from gridmap.models import User
+
+    engine = create_engine(fresh_database, pool_size=4)
+    hz = HazardSettings(attachment_dir=str(tmp_path))
+    with Session(engine) as session:
+        make_toy_district(session)
+        admin = create_user(session, "admin", role="admin", password="password-123")
+        pairs = [(_new(session, hz, admin).id, _new(session, hz, admin).id) for _ in range(3)]
+        session.commit()
+        admin_id = admin.id
+    for first, second in pairs:
+        barrier = threading.Barrier(2)
+        outcomes: list[int] = []
+
+        def act(own, other, barrier=barrier, outcomes=outcomes):
+            with Session(engine) as session:
+                user = session.get(User, admin_id)
+                barrier.wait()
+                try:
+                    transition(session, own, to="rejected", actor=user, scope=Scope.of(user), duplicate_of=other)
+                    session.commit()
+                    outcomes.append(200)
+                except GridmapError as exc:
+                    session.rollback()
+                    outcomes.append(exc.status_code)
+
+        threads = [threading.Thread(target=act, args=(first, second)),
+                   threading.Thread(target=act, args=(second, first))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert len(outcomes) == 2 and outcomes.count(200) == 1 and max(outcomes) in (409, 422), outcomes
+        with Session(engine) as session:
+            statuses = sorted(session.get(Hazard, i).status for i in (first, second))
+            assert statuses == ["rejected", "reported"]
     engine.dispose()

@@ -22,6 +22,7 @@ from gridmap.inspections import (
     draw_assignments,
     draw_plan,
     selection_size,
+    verify_draw,
 )
 from gridmap.models import Enterprise, Hazard, Inspection, InspectionPlan, PlanTarget
 from gridmap.uscc import make_uscc
@@ -358,3 +359,47 @@ def test_inspected_on_defaults_to_now(client, world, login):
     response = client.post("/api/v1/inspections", json=body, headers=login())
     assert response.status_code == 201
     assert before - timedelta(seconds=1) <= datetime.fromisoformat(response.json()["inspected_on"]) <= datetime.now(UTC)
+
+
+def test_a_draw_is_verified_from_its_record_after_staffing_changes(client, session, world, login):
+    """The seed alone does not survive a new certified officer; the recorded pool does."""
+    admin = login()
+    plan_id = _plan(client, admin, share=1.0).json()["id"]
+    drawn = _draw(client, admin, plan_id, seed=2025).json()
+    people = world["people"]
+    pool = [people[k].id for k in ("P1", "P2", "P3", "P4", "P5")]
+    assert (drawn["seed"], drawn["pool"]) == ("2025", pool)
+    assert client.get(f"/api/v1/plans/{plan_id}", headers=admin).json()["pool"] == pool
+    make_person(session, grid_code="320382102", role="safety_officer", name="新来的", certificate_no="JS-010")
+    result = verify_draw(session, plan_id, scope=Scope.everything())
+    assert (result["identical"], result["selected"], result["differences"]) == (True, 12, [])
+    # The same seed on today's pool gives another draw: that is why the pool is recorded.
+    twin = _plan(client, admin, share=1.0).json()["id"]
+    assert _result(_draw(client, admin, twin, seed=2025).json()) != _result(drawn)
+    # A tampered pair is found.
+    first = next(t for t in drawn["targets"] if t["selected"])
+    session.execute(text("UPDATE plan_target SET inspector_b_id = :p FROM enterprise e "
+                         "WHERE e.id = plan_target.enterprise_id AND plan_target.plan_id = :plan AND e.uscc = :u"),
+                    {"p": people["P6"].id, "plan": plan_id, "u": first["uscc"]})
+    tampered = verify_draw(session, plan_id, scope=Scope.everything())
+    assert tampered["identical"] is False
+    assert tampered["differences"] == [{"uscc": first["uscc"],
+                                        "recorded": (first["inspector_a"]["id"], people["P6"].id),
+                                        "reproduced": (first["inspector_a"]["id"], first["inspector_b"]["id"])}]
+
+
+def test_verify_refuses_undrawn_and_unrecorded_plans(client, session, world, login):
+    from gridmap.errors import IllegalTransition, NotFound
+
+    admin = login()
+    plan_id = _plan(client, admin).json()["id"]
+    with pytest.raises(IllegalTransition):
+        verify_draw(session, plan_id, scope=Scope.everything())
+    _draw(client, admin, plan_id, seed=1)
+    with pytest.raises(NotFound):
+        verify_draw(session, plan_id, scope=Scope(code="320382103", role="township_leader"))
+    session.execute(text("UPDATE inspection_plan SET draw_record = NULL WHERE id = :i"), {"i": plan_id})
+    session.expire_all()
+    with pytest.raises(Conflict, match="before draws recorded their pool"):
+        verify_draw(session, plan_id, scope=Scope.everything())
+    assert client.get(f"/api/v1/plans/{plan_id}", headers=admin).json()["pool"] is None

@@ -8,8 +8,9 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentUser, PageDep, ScopeDep, SessionDep, SettingsDep, WriterScope
-from api.routes import BIGINT_MAX, ERROR_RESPONSES, refuse_nul
+from api.routes import BIGINT_MAX, ERROR_RESPONSES, INTEGER_MAX, refuse_nul
 from gridmap import hazards as core
+from gridmap.taxonomy import Taxonomy, load_hazard_categories
 
 router = APIRouter(prefix="/api/v1", tags=["hazards"], responses=ERROR_RESPONSES,
                    dependencies=[Depends(refuse_nul)])
@@ -18,6 +19,14 @@ HazardId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
 Id = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
 State = Literal["reported", "filed", "dispatched", "rectifying", "verifying", "closed", "rejected"]
 Crs = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
+
+
+def configured_categories(settings: SettingsDep) -> Taxonomy:
+    """The deployment's hazard taxonomy (``GRIDMAP_TAXONOMY_HAZARD_CATEGORIES_FILE``)."""
+    return load_hazard_categories(settings.taxonomy.hazard_categories_file)
+
+
+CategoriesDep = Annotated[Taxonomy, Depends(configured_categories)]
 
 
 class HazardCreate(BaseModel):
@@ -29,9 +38,10 @@ class HazardCreate(BaseModel):
     enterprise_uscc: str | None = Field(None, max_length=24, description="企业统一社会信用代码")
     category: str = Field(..., max_length=60, description="隐患类别")
     grade: Literal["general", "major"] = Field("general", description="一般/重大")
-    source: Literal["inspection", "self_report", "patrol"] = Field("inspection", description="来源")
+    source: Literal["inspection", "self_report", "public_report", "patrol"] = Field(
+        "inspection", description="来源（public_report：工作人员代录的热线/来访举报）")
     description: str = Field(..., min_length=1, max_length=4000, description="描述")
-    deadline: datetime | None = Field(None, description="整改期限（默认按等级）")
+    deadline: datetime | None = Field(None, description="整改期限（默认按等级；仅管理员和镇街领导可指定）")
     supervising_official: str | None = Field(None, max_length=100, description="督办人（重大隐患）")
     rectification_plan: str | None = Field(None, max_length=8000, description="整改方案（重大隐患）")
 
@@ -48,6 +58,8 @@ class TransitionBody(BaseModel):
     category: str | None = Field(None, max_length=60)
     grade: Literal["general", "major"] | None = None
     deadline: datetime | None = None
+    version: int | None = Field(None, ge=1, le=INTEGER_MAX,
+                                description="您看到的版本（可选）；已变化则 409 / the version you saw; 409 if it moved")
 
 
 class HazardPublic(BaseModel):
@@ -98,6 +110,7 @@ class AttachmentPublic(BaseModel):
     size: int
     sha256: str
     uploaded_at: datetime
+    hazard_version: int | None = Field(None, description="上传后隐患的版本 / the hazard's version after the upload")
 
 
 class HazardDetail(HazardPublic):
@@ -145,17 +158,15 @@ class TipoffStatus(BaseModel):
 
 
 @router.get("/hazard-categories", response_model=list[Category], summary="隐患类别 / hazard categories")
-def categories(scope: ScopeDep, settings: SettingsDep) -> list[dict]:
-    from gridmap.taxonomy import load_hazard_categories
-
-    return core.hazard_categories(load_hazard_categories(settings.taxonomy.hazard_categories_file))
+def categories(scope: ScopeDep, taxonomy: CategoriesDep) -> list[dict]:
+    return core.hazard_categories(taxonomy)
 
 
 @router.post("/hazards", response_model=HazardDetail, status_code=201, summary="上报隐患 / report a hazard")
 def create(body: HazardCreate, session: SessionDep, settings: SettingsDep, user: CurrentUser,
-           scope: WriterScope) -> dict:
+           scope: WriterScope, taxonomy: CategoriesDep) -> dict:
     hazard = core.create_hazard(session, body.model_dump(), actor=user, scope=scope, settings=settings.hazards,
-                                tolerance_m=settings.placement.snap_tolerance_m)
+                                tolerance_m=settings.placement.snap_tolerance_m, categories=taxonomy)
     return core.hazard_detail(session, hazard.id, scope)
 
 
@@ -177,15 +188,13 @@ def detail(hazard_id: HazardId, session: SessionDep, scope: ScopeDep) -> dict:
 
 @router.post("/hazards/{hazard_id}/transition", response_model=HazardDetail, summary="流转 / move to the next state")
 def move(hazard_id: HazardId, body: TransitionBody, session: SessionDep, user: CurrentUser, scope: WriterScope,
-         settings: SettingsDep) -> dict:
-    from gridmap.taxonomy import load_hazard_categories
-
+         settings: SettingsDep, taxonomy: CategoriesDep) -> dict:
     core.transition(session, hazard_id, to=body.to, actor=user, scope=scope, note=body.note,
                     attachment_ids=body.attachments, duplicate_of=body.duplicate_of,
                     supervising_official=body.supervising_official,
                     rectification_plan=body.rectification_plan, category=body.category,
-                    grade=body.grade, deadline=body.deadline,
-                    categories=load_hazard_categories(settings.taxonomy.hazard_categories_file))
+                    grade=body.grade, deadline=body.deadline, version=body.version,
+                    categories=taxonomy, settings=settings.hazards)
     return core.hazard_detail(session, hazard_id, scope)
 
 
@@ -196,9 +205,7 @@ def attach(hazard_id: HazardId, session: SessionDep, user: CurrentUser, scope: W
            file: Annotated[UploadFile, File()]) -> dict:
     attachment = core.add_attachment(session, hazard_id, kind=kind, filename=file.filename or "file",
                                      stream=file.file, actor=user, scope=scope, settings=settings.hazards)
-    return {"id": attachment.id, "kind": attachment.kind, "filename": attachment.filename,
-            "content_type": attachment.content_type, "size": attachment.size, "sha256": attachment.sha256,
-            "uploaded_at": attachment.uploaded_at}
+    return core.attachment_public(session, attachment)
 
 
 @router.get("/attachments/{attachment_id}", summary="下载附件 / download an attachment",
@@ -215,7 +222,7 @@ def escalate(session: SessionDep, scope: WriterScope, settings: SettingsDep) -> 
 
 
 @router.post("/reports", response_model=TipoffReceipt, status_code=201, summary="群众举报（无需登录）/ public tip-off")
-def tipoff(request: Request, session: SessionDep, settings: SettingsDep,
+def tipoff(request: Request, session: SessionDep, settings: SettingsDep, taxonomy: CategoriesDep,
            lon: Annotated[float, Form(description="经度")], lat: Annotated[float, Form(description="纬度")],
            description: Annotated[str, Form(min_length=1, max_length=2000, description="隐患描述")],
            crs: Annotated[Crs, Form(description="坐标系")] = "wgs84",
@@ -226,7 +233,8 @@ def tipoff(request: Request, session: SessionDep, settings: SettingsDep,
     client = request.client.host if request.client else "unknown"
     request.app.state.tipoff_limiter.take(client, zh="举报过于频繁", en="too many tip-offs from this address")
     hazard = core.submit_tipoff(session, lon=lon, lat=lat, crs=crs, description=description, contact=contact,
-                                settings=settings.hazards, tolerance_m=settings.placement.snap_tolerance_m)
+                                settings=settings.hazards, tolerance_m=settings.placement.snap_tolerance_m,
+                                categories=taxonomy)
     if photo is not None and photo.filename:
         core.add_attachment(session, hazard.id, kind="before_photo", filename=photo.filename, stream=photo.file,
                             actor=None, scope=Scope.everything(), settings=settings.hazards, public=True)

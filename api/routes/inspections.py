@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentUser, PageDep, ScopeDep, SessionDep, SettingsDep, WriterScope
 from api.routes import BIGINT_MAX, ERROR_RESPONSES, INTEGER_MAX, refuse_nul
+from api.routes.hazards import CategoriesDep
 from gridmap import inspections as core
 
 router = APIRouter(prefix="/api/v1", tags=["inspections"], responses=ERROR_RESPONSES,
@@ -130,6 +131,8 @@ class PlanTargetPublic(BaseModel):
 
 class PlanDetail(PlanSummary):
     targets: list[PlanTargetPublic]
+    pool: list[int] | None = Field(description="抽取时的持证执法人员库（人员编号，按抽取顺序）/ the draw's "
+                                               "inspector pool, person ids in draw order")
 
 
 class PlansPublic(BaseModel):
@@ -140,14 +143,11 @@ class PlansPublic(BaseModel):
 @router.post("/inspections", response_model=InspectionPublic, status_code=201,
              summary="记录执法检查 / record an inspection")
 def create_inspection(body: InspectionCreate, session: SessionDep, settings: SettingsDep, user: CurrentUser,
-                      scope: WriterScope) -> dict:
-    from gridmap.taxonomy import load_hazard_categories
-
+                      scope: WriterScope, taxonomy: CategoriesDep) -> dict:
     values = body.model_dump()
     values["hazards"] = [h.model_dump() for h in body.hazards]
-    inspection = core.create_inspection(
-        session, values, actor=user, scope=scope, hazard_settings=settings.hazards,
-        categories=load_hazard_categories(settings.taxonomy.hazard_categories_file))
+    inspection = core.create_inspection(session, values, actor=user, scope=scope, hazard_settings=settings.hazards,
+                                        categories=taxonomy)
     return core.inspection_detail(session, inspection.id, scope)
 
 

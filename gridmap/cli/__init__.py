@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -29,7 +30,7 @@ from rich.console import Console
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from gridmap.errors import GridmapError, ImportRejected
+from gridmap.errors import GridmapError, ImportRejected, InvalidInput
 from gridmap.settings import Settings, for_local_files, load_settings
 
 app = typer.Typer(
@@ -91,13 +92,25 @@ def emit(data: object, as_json: bool, human: Callable[[], None]) -> None:
         human()
 
 
+def parse_day(value: str | None, option: str) -> date | None:
+    """A ``YYYY-MM-DD`` option value (None stays None); a bad one is a one-line error."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{option} 应为日期 YYYY-MM-DD，收到 {value!r}",
+                           f"{option} must be a date YYYY-MM-DD, got {value!r}") from None
+
+
 def _log_path() -> Path:
     return Path(os.environ.get("GRIDMAP_LOG", Path.home() / ".cache" / "gridmap" / "gridmap.log"))
 
 
 def _print_error(exc: GridmapError) -> None:
     err.print(f"错误 / error: {exc.message}", markup=False)
-    if isinstance(exc, ImportRejected) and isinstance(exc.detail, list):
+    # The first line already names the first bad row: list the rows when there are more.
+    if isinstance(exc, ImportRejected) and isinstance(exc.detail, list) and len(exc.detail) > 1:
         for item in exc.detail:
             where = f"第 {item.get('row')} 行 / row {item.get('row')}"
             column = item.get("field") or item.get("code") or ""
@@ -107,7 +120,17 @@ def _print_error(exc: GridmapError) -> None:
 
 def invoke(argv: list[str] | None = None, *, obj: CliContext | None = None) -> int:
     """Run the CLI and return its exit status (used by :func:`main` and by tests)."""
-    from gridmap.cli import commands, coverage, demo, export, hazards, report, sample, stats  # noqa: F401  (registers the commands)
+    from gridmap.cli import (  # noqa: F401  (registers the commands)
+        commands,
+        coverage,
+        demo,
+        export,
+        hazards,
+        inspections,
+        report,
+        sample,
+        stats,
+    )
 
     try:
         result = app(args=argv, prog_name="gridmap", standalone_mode=False, obj=obj)
@@ -127,12 +150,14 @@ def invoke(argv: list[str] | None = None, *, obj: CliContext | None = None) -> i
         err.print("已取消 / aborted", markup=False)
         return 130
     except (OperationalError, DBAPIError) as exc:
-        from gridmap.db import is_connection_error
+        from gridmap.db import is_connection_error, is_missing_table, schema_missing
 
         _log_exception()
         if is_connection_error(exc):
             err.print("错误 / error: 数据库连接中断，请检查数据库后重试 / the database connection "
                       "failed; check the database and retry", markup=False)
+        elif is_missing_table(exc):
+            err.print(f"错误 / error: {schema_missing().message}", markup=False)
         else:
             err.print("错误 / error: 数据库操作失败，详情见日志 / a database operation failed; "
                       f"details in {_log_path()}", markup=False)

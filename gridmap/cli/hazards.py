@@ -1,24 +1,94 @@
-"""``gridmap hazards …`` and ``gridmap escalate``: the operator's side of the loop."""
+"""``gridmap hazards …`` and ``gridmap escalate``: the operator's side of the loop.
+
+Commands that change a hazard act ``--as`` a named user: that user's role and scope
+apply exactly as in the API, and the events name them.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from gridmap.cli import app, context, emit, out
 from gridmap.cli.commands import import_app
-from gridmap.errors import NotFound
+from gridmap.errors import InvalidFile, InvalidInput, NotFound
 
 hazards_app = typer.Typer(help="隐患 / hazards.", no_args_is_help=True)
 app.add_typer(hazards_app, name="hazards")
 JsonOpt = Annotated[bool, typer.Option("--json", help="只输出 JSON / print only JSON on stdout")]
+ActorOpt = Annotated[str, typer.Option("--as", help="以该用户身份操作（其角色与范围生效）/ act as this user")]
+DeadlineOpt = Annotated[Optional[str], typer.Option(
+    help="整改期限 YYYY-MM-DD[THH:MM]，北京时间 / deadline, China Standard Time")]
+OfficialOpt = Annotated[Optional[str], typer.Option(help="督办人（重大隐患）/ supervising official (major)")]
+PlanOpt = Annotated[Optional[str], typer.Option("--plan", help="整改方案（重大隐患）/ rectification plan (major)")]
 
 
 def _line(h: dict) -> str:
     late = " 逾期/overdue" if h["overdue"] else ""
     return (f"#{h['id']:<6} {h['status_zh']}({h['status']}) {h['grade']:<7} {h['grid_code'] or '-':<14} "
             f"{h['category']:<22} {h['description'][:30]}{late}")
+
+
+def acting_user(session, username: str):
+    """The active user named ``username`` (the ``--as`` of write commands)."""
+    from sqlalchemy import select
+
+    from gridmap.models import User
+
+    user = session.scalar(select(User).where(User.username == username, User.active))
+    if user is None:
+        raise NotFound(f"用户 {username} 不存在或已停用", f"user {username} does not exist or is disabled")
+    return user
+
+
+def _moment(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{option} 应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM，收到 {value!r}",
+                           f"{option} must be YYYY-MM-DD or YYYY-MM-DDTHH:MM, got {value!r}") from None
+
+
+def _categories(cli):
+    from gridmap.taxonomy import load_hazard_categories
+
+    return load_hazard_categories(cli.settings.taxonomy.hazard_categories_file)
+
+
+def _upload(session, hazard_id: int, kind: str, file: str, *, user, settings):
+    from gridmap.auth import Scope
+    from gridmap.hazards import add_attachment
+
+    path = Path(file)
+    try:
+        stream = path.open("rb")
+    except OSError:
+        raise InvalidFile(f"无法读取文件 {file}", f"cannot read the file {file}") from None
+    with stream:
+        return add_attachment(session, hazard_id, kind=kind, filename=path.name, stream=stream, actor=user,
+                              scope=Scope.of(user), settings=settings)
+
+
+def _attach_specs(specs: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for spec in specs:
+        kind, sep, file = spec.partition("=")
+        if not sep or not kind.strip() or not file.strip():
+            raise InvalidInput(f"--attach 应为 类型=文件，收到 {spec!r}", f"--attach must be KIND=FILE, got {spec!r}")
+        pairs.append((kind.strip(), file.strip()))
+    return pairs
+
+
+def _show_changes(event: dict, indent: str = "  ") -> None:
+    """The fields an event changed, old → new (times in UTC)."""
+    for field, change in (event.get("data") or {}).get("changes", {}).items():
+        default = " (默认 / default)" if change.get("default") else ""
+        out.print(f"{indent}{field}: {change['old']} → {change['new']}{default}", markup=False)
 
 
 @hazards_app.command("list")
@@ -59,6 +129,44 @@ def hazards_show(ctx: typer.Context, hazard_id: Annotated[int, typer.Argument()]
             arrow = f"{e['from_status'] or ''}→{e['to_status'] or ''}" if e["to_status"] else ""
             out.print(f"  {e['seq']:>3} {e['at']:%Y-%m-%d %H:%M} {e['actor']:<12} {e['action']:<16} {arrow} {e['note'] or ''}",
                       markup=False)
+            _show_changes(e, indent="        ")
+
+    emit(detail, as_json, human)
+
+
+@hazards_app.command("create")
+def hazards_create(ctx: typer.Context,
+                   category: Annotated[str, typer.Option(help="隐患类别（编号或中文名）/ category id or name")],
+                   description: Annotated[str, typer.Option(help="隐患描述 / description")],
+                   actor: ActorOpt,
+                   lon: Annotated[Optional[float], typer.Option(help="经度 / longitude")] = None,
+                   lat: Annotated[Optional[float], typer.Option(help="纬度 / latitude")] = None,
+                   crs: Annotated[str, typer.Option(help="wgs84 | cgcs2000 | gcj02 | bd09")] = "wgs84",
+                   enterprise: Annotated[Optional[str], typer.Option(help="企业统一社会信用代码 / enterprise USCC")] = None,
+                   grade: Annotated[str, typer.Option(help="general | major")] = "general",
+                   source: Annotated[str, typer.Option(
+                       help="inspection | self_report | public_report | patrol")] = "inspection",
+                   deadline: DeadlineOpt = None, supervising_official: OfficialOpt = None,
+                   plan: PlanOpt = None, as_json: JsonOpt = False) -> None:
+    """上报隐患 / record a new hazard (status reported), at a point or an enterprise."""
+    from gridmap.auth import Scope
+    from gridmap.hazards import create_hazard, hazard_detail
+
+    cli = context(ctx)
+    values = {"lon": lon, "lat": lat, "crs": crs, "enterprise_uscc": enterprise, "category": category,
+              "grade": grade, "source": source, "description": description,
+              "deadline": _moment(deadline, "--deadline"), "supervising_official": supervising_official,
+              "rectification_plan": plan}
+    with cli.session() as session:
+        user = acting_user(session, actor)
+        hazard = create_hazard(session, values, actor=user, scope=Scope.of(user), settings=cli.settings.hazards,
+                               tolerance_m=cli.settings.placement.snap_tolerance_m, categories=_categories(cli))
+        detail = hazard_detail(session, hazard.id, Scope.of(user))
+
+    def human() -> None:
+        out.print(f"已上报隐患 / reported hazard #{detail['id']}, 期限 / deadline "
+                  f"{detail['deadline'].isoformat(timespec='minutes')}", markup=False)
+        out.print(_line(detail), markup=False)
 
     emit(detail, as_json, human)
 
@@ -66,24 +174,66 @@ def hazards_show(ctx: typer.Context, hazard_id: Annotated[int, typer.Argument()]
 @hazards_app.command("transition")
 def hazards_transition(ctx: typer.Context, hazard_id: Annotated[int, typer.Argument()],
                        to: Annotated[str, typer.Option("--to", help="目标状态 / target state")],
-                       actor: Annotated[str, typer.Option("--as", help="以该用户身份操作 / act as this user")],
+                       actor: ActorOpt,
                        note: Annotated[Optional[str], typer.Option(help="说明 / note")] = None,
                        duplicate_of: Annotated[Optional[int], typer.Option(help="重复的隐患 / duplicate of")] = None,
+                       supervising_official: OfficialOpt = None, plan: PlanOpt = None,
+                       grade: Annotated[Optional[str], typer.Option(help="立案时改定等级 / grade, when filing")] = None,
+                       category: Annotated[Optional[str], typer.Option(help="立案时改定类别 / category, when filing")] = None,
+                       deadline: DeadlineOpt = None,
+                       attach: Annotated[Optional[list[str]], typer.Option(
+                           help="先上传附件 类型=文件（可多次）/ upload KIND=FILE first (repeatable)")] = None,
+                       version: Annotated[Optional[int], typer.Option(
+                           help="您看到的版本（已变化则拒绝）/ the version you saw (refused if it moved)")] = None,
                        as_json: JsonOpt = False) -> None:
-    """流转隐患 / move a hazard to another state, as a named user (their role and scope apply)."""
-    from sqlalchemy import select
+    """流转隐患 / move a hazard to another state, as a named user (their role and scope apply).
 
+    Attachments given with --attach are uploaded first and named in the transition's
+    event; if the transition is refused, no attachment is recorded either.
+    """
     from gridmap.auth import Scope
-    from gridmap.hazards import hazard_public, transition
-    from gridmap.models import User
+    from gridmap.hazards import hazard_detail, transition
 
-    with context(ctx).session() as session:
-        user = session.scalar(select(User).where(User.username == actor, User.active))
-        if user is None:
-            raise NotFound(f"用户 {actor} 不存在或已停用", f"user {actor} does not exist or is disabled")
-        hazard = hazard_public(transition(session, hazard_id, to=to, actor=user, scope=Scope.of(user),
-                                          note=note, duplicate_of=duplicate_of))
-    emit(hazard, as_json, lambda: out.print(_line(hazard), markup=False))
+    cli = context(ctx)
+    uploads = _attach_specs(attach or [])
+    when = _moment(deadline, "--deadline")
+    with cli.session() as session:
+        user = acting_user(session, actor)
+        ids = [_upload(session, hazard_id, kind, file, user=user, settings=cli.settings.hazards).id
+               for kind, file in uploads]
+        if ids and version is not None:
+            version += len(ids)  # the uploads just made are not someone else's change
+        transition(session, hazard_id, to=to, actor=user, scope=Scope.of(user), note=note,
+                   attachment_ids=ids, duplicate_of=duplicate_of, supervising_official=supervising_official,
+                   rectification_plan=plan, category=category, grade=grade, deadline=when, version=version,
+                   categories=_categories(cli), settings=cli.settings.hazards)
+        detail = hazard_detail(session, hazard_id, Scope.of(user))
+
+    def human() -> None:
+        out.print(_line(detail), markup=False)
+        _show_changes(detail["events"][-1])
+
+    emit(detail, as_json, human)
+
+
+@hazards_app.command("attach")
+def hazards_attach(ctx: typer.Context, hazard_id: Annotated[int, typer.Argument()],
+                   kind: Annotated[str, typer.Argument(
+                       help="before_photo | after_photo | responsibility_sheet | other")],
+                   file: Annotated[str, typer.Argument(help="JPEG / PNG / PDF 文件 / file")],
+                   actor: ActorOpt, as_json: JsonOpt = False) -> None:
+    """上传附件（两照一表）/ attach a photo or the responsibility sheet to a hazard."""
+    from gridmap.hazards import attachment_public
+
+    cli = context(ctx)
+    with cli.session() as session:
+        user = acting_user(session, actor)
+        attachment = attachment_public(session, _upload(session, hazard_id, kind, file, user=user,
+                                                        settings=cli.settings.hazards))
+
+    emit(attachment, as_json, lambda: out.print(
+        f"附件 / attachment #{attachment['id']} {attachment['kind']} {attachment['content_type']} "
+        f"{attachment['size']} bytes sha256 {attachment['sha256'][:16]}… → 隐患 / hazard #{hazard_id}", markup=False))
 
 
 @app.command("escalate")
@@ -112,17 +262,15 @@ def import_hazards_command(
     as_json: JsonOpt = False,
 ) -> int:
     """导入隐患台账 / import a hazard register (exit 3 when rows were rejected)."""
-    from pathlib import Path
-
-    from gridmap.enterprises import write_rejects
+    from gridmap.enterprises import rejects_path, write_rejects
     from gridmap.hazards import import_hazards
 
     cli = context(ctx)
     path = Path(file)
     with cli.session() as session:
         report = import_hazards(session, path, settings=cli.settings.hazards, import_settings=cli.settings.imports,
-                                tolerance_m=cli.settings.placement.snap_tolerance_m)
-    rejects = path.with_name(f"{path.stem}.rejects.csv")
+                                tolerance_m=cli.settings.placement.snap_tolerance_m, categories=_categories(cli))
+    rejects = rejects_path(path)
     if report["rejected"]:
         write_rejects(rejects, report["rejected"])
     elif rejects.exists():

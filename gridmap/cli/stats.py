@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -10,20 +9,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from gridmap.cli import app, context, emit, out
-from gridmap.errors import InvalidInput
+from gridmap.cli import app, context, emit, out, parse_day
 
 _GRADE_STYLE = {"green": "green", "yellow": "yellow", "red": "red", "none": "dim"}
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(f"{option} 应为日期 YYYY-MM-DD，收到 {value!r}",
-                           f"{option} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
 def _rate(value: float | None) -> str:
@@ -68,7 +56,7 @@ def stats(
     from gridmap.stats import assessment
 
     cli = context(ctx)
-    start, end = _day(date_from, "--from"), _day(date_to, "--to")
+    start, end = parse_day(date_from, "--from"), parse_day(date_to, "--to")
     with cli.session() as session:
         report = assessment(session, code, scope=Scope.everything(), settings=cli.settings.stats,
                             date_from=start, date_to=end)
