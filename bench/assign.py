@@ -1,30 +1,48 @@
-"""Benchmark: placing 1,000,000 enterprises into ≥ 20,000 villages.
+"""Benchmark: placing 1,000,000 enterprises into ≥ 20,000 villages, end to end.
 
-Contenders, on the same polygons and points, each with its index already built:
+One database with gridmap's own schema (migrated with Alembic) holds the synthetic
+province's villages in ``grid`` and one million enterprise points in ``enterprise``;
+every contender answers "which village covers each enterprise" from there:
 
-* ours — :class:`gridmap.spatial.pip.GridIndex.covering` (raster of interior cells, GEOS on
-  boundary cells, PostGIS arithmetic next to edges; smallest code wins on borders);
-* PostGIS — its best indexed join found: the polygons loop over a GiST index on the points
-  (``CROSS JOIN LATERAL … ST_Covers``), and the plain parallel hash/nested join with
-  parallel workers forced on; the faster of the two is the peer;
-* geopandas — ``sjoin(predicate="covered_by")`` with the spatial index built beforehand.
+* **ours, cold** — :func:`gridmap.assign.locate`, exactly as ``gridmap assign`` runs it:
+  the set's checksum, its grids read and the :class:`~gridmap.spatial.pip.GridIndex` built
+  and saved to an empty cache while a second thread reads the points from ``enterprise``,
+  every point placed (part by part as they arrive) — with 50 m geodesic snapping, which
+  the PostGIS queries do not do;
+* **ours, warm** — the same with the index saved by the cold run (what every later
+  ``gridmap assign`` against the same boundaries does);
+* **PostGIS** — each variant measured in the database (``CREATE UNLOGGED TABLE … AS``, no
+  rows shipped to a client, JIT off), its indexes built beforehand: the polygons driving
+  a GiST probe of the points (``CROSS JOIN LATERAL``), the same over ``ST_Subdivide``d
+  polygons (max 8 vertices, own GiST index), the plain join with two parallel workers
+  (polygons driving bitmap probes of the points' GiST index), and the subdivided lateral
+  with two workers. The fastest is the peer;
+* **geopandas** — ``sjoin(predicate="covered_by"|"intersects")`` on in-memory points (no
+  database read: in its favour) with the polygons' spatial index built beforehand.
 
-Agreement is checked point by point against PostGIS (must be 100 %), peak RSS of ours and
-of geopandas measured in separate child processes. Usage::
+Agreement is checked point by point against PostGIS ``ST_Covers`` + smallest code (must be
+100 %); peak RSS of ours and of geopandas is measured in separate child processes. The
+headline ratios are end to end: ours including the index (built or loaded) and reading
+the points, PostGIS including nothing but its query. What ``gridmap assign`` does after
+this stage (matching addresses again, writing placements back) is the same whatever
+placed the points, and is not timed here. Usage::
 
-    python bench/assign.py --data /work/bench-data/jiangsu [--record]
+    python bench/assign.py --data /work/bench-data/jiangsu [--db URL] [--reuse-db] [--record]
 
-``--data`` is a directory written by ``gridmap sample synth`` (villages + enterprises);
-it is generated there when missing (``--province 32 --enterprises 1000000``).
+``--data`` is a directory written by ``gridmap sample synth`` (villages + enterprises); it
+is generated there when missing or written by an older generator (``--province 32
+--enterprises 1000000``). ``--db`` (default ``$GRIDMAP_BENCH_ASSIGN_DB`` or database
+``gridmap_bench``) is dropped and created, unless ``--reuse-db`` finds it holding the same
+numbers of villages and points.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import math
-import subprocess
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,10 +51,36 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import append_results, in_child, machine  # noqa: E402
+from bench.common import append_results, in_child, machine
+from bench.province import ensure_data
 
-DB = "postgresql://postgres@127.0.0.1:5432/gridmap_bench"
+DB = os.environ.get("GRIDMAP_BENCH_ASSIGN_DB", "postgresql://postgres@127.0.0.1:5432/gridmap_bench")
 POINTS = 1_000_000
+SET_ID = 1
+_PARALLEL = ("SET max_parallel_workers_per_gather = 2", "SET parallel_setup_cost = 0",
+             "SET parallel_tuple_cost = 0", "SET min_parallel_table_scan_size = 0",
+             "SET min_parallel_index_scan_size = 0")
+#: PostGIS variants: (name, settings, query); each becomes CREATE UNLOGGED TABLE r AS <query>,
+#: with JIT off (it only adds compile time here). Points probing a polygon index one by one
+#: (the plain join's default plan) was tried and is five times slower: PostGIS caches a
+#: polygon's edge tree only while the same polygon repeats, so the polygons must drive.
+VARIANTS = (
+    ("lateral GiST", (), """
+        SELECT e.id, min(g.code COLLATE "C") AS code FROM grid g
+        CROSS JOIN LATERAL (SELECT e.id FROM enterprise e WHERE ST_Covers(g.geom, e.location) OFFSET 0) e
+        WHERE g.set_id = 1 AND g.is_leaf GROUP BY e.id"""),
+    ("lateral GiST, subdivided", (), """
+        SELECT e.id, min(g.code COLLATE "C") AS code FROM grid_pieces g
+        CROSS JOIN LATERAL (SELECT e.id FROM enterprise e WHERE ST_Covers(g.geom, e.location) OFFSET 0) e
+        GROUP BY e.id"""),
+    ("parallel join, 2 workers", (*_PARALLEL, "SET enable_indexscan = off"), """
+        SELECT e.id, min(g.code COLLATE "C") AS code FROM enterprise e
+        JOIN grid g ON g.set_id = 1 AND g.is_leaf AND ST_Covers(g.geom, e.location) GROUP BY e.id"""),
+    ("parallel lateral GiST, subdivided, 2 workers", _PARALLEL, """
+        SELECT e.id, min(g.code COLLATE "C") AS code FROM grid_pieces g
+        CROSS JOIN LATERAL (SELECT e.id FROM enterprise e WHERE ST_Covers(g.geom, e.location) OFFSET 0) e
+        GROUP BY e.id"""),
+)
 
 
 def load_inputs(data: Path):
@@ -45,7 +89,7 @@ def load_inputs(data: Path):
     from gridmap import coords
 
     layer = next(p for p in (data / "villages.gpkg", data / "villages.geojson") if p.exists())
-    meta, _, wkb, fields = pyogrio.raw.read(layer, columns=["code"])
+    _meta, _, wkb, fields = pyogrio.raw.read(layer, columns=["code"])
     codes = np.array(fields[0], dtype=object)
     geoms = shapely.from_wkb(wkb)
     lon, lat, system = [], [], []
@@ -71,18 +115,69 @@ def load_inputs(data: Path):
     return codes, geoms, x[:POINTS], y[:POINTS]
 
 
-def ours(codes, wkb, x, y):
-    import shapely
+def build_database(url: str, codes, geoms, x, y) -> None:
+    """gridmap's schema, the villages as the active set's leaves, the points as enterprises;
+    every index built and the tables analysed before anything is timed."""
+    import psycopg
+    from sqlalchemy.engine import make_url
 
-    from gridmap.spatial.pip import GridIndex
+    from gridmap.dbsetup import migrate
 
-    geoms = shapely.from_wkb(wkb)
-    started = time.perf_counter()
-    index = GridIndex(list(codes), geoms)
-    built = time.perf_counter() - started
-    started = time.perf_counter()
-    result = index.covering(x, y)
-    return {"build_s": built, "query_s": time.perf_counter() - started, "codes": result}
+    name = make_url(url).database
+    admin = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    migrate(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO boundary_set (id, name, status) VALUES (%s, 'bench', 'active')", (SET_ID,))
+        with conn.cursor().copy("COPY grid (set_id, code, name, level, parent_code, district_code, area_m2, geom)"
+                                " FROM STDIN") as copy:
+            for code, geom in zip(codes, geoms):
+                multi = shapely.multipolygons([geom]) if geom.geom_type == "Polygon" else geom
+                copy.write_row((SET_ID, code, code, "village", code[:9], code[:6], 0.0,
+                                "SRID=4490;" + shapely.to_wkt(multi, rounding_precision=-1)))
+        with conn.cursor().copy("COPY enterprise (id, uscc, name, sector, placement, location) FROM STDIN") as copy:
+            for i, (px, py) in enumerate(zip(x.tolist(), y.tolist()), start=1):
+                copy.write_row((i, f"9132{i:014d}", f"企业{i}", "other", "unplaced",
+                                f"SRID=4490;POINT({px!r} {py!r})"))
+        conn.execute("CREATE TABLE grid_pieces AS SELECT code, ST_Subdivide(geom, 8) AS geom FROM grid"
+                     " WHERE set_id = 1 AND is_leaf")
+        conn.execute("CREATE INDEX ON grid_pieces USING gist (geom)")
+        for table in ("grid", "grid_pieces", "enterprise"):
+            conn.execute(f"VACUUM ANALYZE {table}")
+
+
+def _holds(url: str, villages: int, points: int) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(url) as conn:
+            counts = conn.execute("SELECT (SELECT count(*) FROM grid), (SELECT count(*) FROM enterprise)").fetchone()
+    except psycopg.Error:
+        return False
+    return counts == (villages, points)
+
+
+def ours(url: str, cache_dir: str):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import Session
+
+    from gridmap.assign import locate
+
+    engine = create_engine(url)
+    with Session(engine) as session:
+        session.execute(text("SELECT 1"))  # connected before the clock starts
+        started = time.perf_counter()
+        result = locate(session, set_id=SET_ID, tolerance_m=50.0, cache_dir=Path(cache_dir))
+        seconds = time.perf_counter() - started
+    engine.dispose()
+    exact = result["kinds"] == "exact"
+    codes = np.where(exact, result["codes"], None)
+    return {"seconds": seconds, "index": result["index"], "ids": result["ids"], "codes": codes,
+            "index_s": result["index_seconds"], "snapped": int((result["kinds"] == "snapped").sum())}
 
 
 def geopandas_sjoin(codes, wkb, x, y):
@@ -92,7 +187,7 @@ def geopandas_sjoin(codes, wkb, x, y):
     polygons = gpd.GeoDataFrame({"code": codes}, geometry=shapely.from_wkb(wkb), crs=4490)
     points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=4490)
     started = time.perf_counter()
-    polygons.sindex  # prebuilt index, as the benchmark's terms say
+    _ = polygons.sindex  # prebuilt index, as the benchmark's terms say
     built = time.perf_counter() - started
     timings = {}
     for predicate in ("intersects", "covered_by"):  # the same answer for points; the faster one counts
@@ -101,109 +196,112 @@ def geopandas_sjoin(codes, wkb, x, y):
         # Border rule: the smallest code among the polygons covering a point.
         best = joined.groupby(level=0)["code"].min()
         timings[predicate] = time.perf_counter() - started
-    query = min(timings.values())
-    return {"build_s": built, "query_s": query, "variants_s": {k: round(v, 2) for k, v in timings.items()},
+    return {"build_s": built, "query_s": min(timings.values()),
+            "variants_s": {k: round(v, 2) for k, v in timings.items()},
             "codes": best.reindex(range(len(x))).to_numpy(dtype=object)}
 
 
-def postgis(codes, geoms, x, y):
+def postgis(url: str, n: int) -> dict:
     import psycopg
-    import shapely
 
-    with psycopg.connect(DB.replace("gridmap_bench", "postgres"), autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS gridmap_bench WITH (FORCE)")
-        admin.execute("CREATE DATABASE gridmap_bench")
-    with psycopg.connect(DB, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION postgis")
-        conn.execute("CREATE TABLE g (code text, geom geometry(MultiPolygon, 4490))")
-        conn.execute("CREATE TABLE p (id integer, geom geometry(Point, 4490))")
-        with conn.cursor().copy("COPY g (code, geom) FROM STDIN") as copy:
-            for code, geom in zip(codes, geoms):
-                copy.write_row((code, "SRID=4490;" + shapely.to_wkt(shapely.multipolygons([geom]) if geom.geom_type == "Polygon" else geom, rounding_precision=-1)))
-        with conn.cursor().copy("COPY p (id, geom) FROM STDIN") as copy:
-            for i, (px, py) in enumerate(zip(x.tolist(), y.tolist())):
-                copy.write_row((i, f"SRID=4490;POINT({px!r} {py!r})"))
-        conn.execute("CREATE INDEX ON g USING gist (geom)")
-        conn.execute("CREATE INDEX ON p USING gist (geom)")
-        conn.execute("VACUUM ANALYZE g")
-        conn.execute("VACUUM ANALYZE p")
-        conn.execute("SET work_mem = '256MB'")
-        results = {}
-        # (a) polygons drive, the points' GiST answers each polygon (no parallelism).
-        started = time.perf_counter()
-        rows = conn.execute(
-            """
-            SELECT p.id, min(g.code COLLATE "C") FROM g
-            CROSS JOIN LATERAL (SELECT p.id FROM p WHERE ST_Covers(g.geom, p.geom) OFFSET 0) p
-            GROUP BY p.id
-            """).fetchall()
-        results["lateral"] = (time.perf_counter() - started, rows)
-        # (b) the plain join with parallel workers forced on.
-        for setting in ("SET max_parallel_workers_per_gather = 2", "SET parallel_setup_cost = 0",
-                        "SET parallel_tuple_cost = 0", "SET min_parallel_table_scan_size = 0",
-                        "SET enable_indexscan = off"):
-            conn.execute(setting)
-        started = time.perf_counter()
-        rows = conn.execute(
-            """
-            SELECT p.id, min(g.code COLLATE "C") FROM p JOIN g ON ST_Covers(g.geom, p.geom) GROUP BY p.id
-            """).fetchall()
-        results["parallel"] = (time.perf_counter() - started, rows)
-    best_name = min(results, key=lambda k: results[k][0])
-    seconds, rows = results[best_name]
-    answer = np.full(len(x), None, dtype=object)
-    for point_id, code in rows:
-        answer[point_id] = code
-    return {"query_s": seconds, "codes": answer, "variant": best_name,
-            "variants_s": {k: round(v[0], 3) for k, v in results.items()}}
+    results = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name, settings, query in VARIANTS:
+            conn.execute("RESET ALL")
+            conn.execute("SET work_mem = '256MB'")
+            conn.execute("SET jit = off")
+            for setting in settings:
+                conn.execute(setting)
+            conn.execute("DROP TABLE IF EXISTS r")
+            plan = "\n".join(row[0] for row in conn.execute("EXPLAIN CREATE UNLOGGED TABLE r AS " + query))
+            started = time.perf_counter()
+            conn.execute("CREATE UNLOGGED TABLE r AS " + query)
+            seconds = time.perf_counter() - started
+            answer = np.full(n + 1, None, dtype=object)  # enterprise ids are 1..n
+            for enterprise_id, code in conn.execute("SELECT id, code FROM r"):
+                answer[enterprise_id] = code
+            results[name] = {"seconds": seconds, "codes": answer,
+                             "workers": "Workers Planned" in plan}
+            print(f"  PostGIS {name}: {seconds:.2f} s{' (parallel workers)' if results[name]['workers'] else ''}",
+                  flush=True)
+        conn.execute("DROP TABLE IF EXISTS r")
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/work/bench-data/jiangsu"))
+    parser.add_argument("--db", default=DB, help="benchmark database URL (dropped and created)")
+    parser.add_argument("--reuse-db", action="store_true",
+                        help="keep the database of an earlier run when it holds the same points")
     parser.add_argument("--record", action="store_true", help="append the results to bench/RESULTS.md")
     args = parser.parse_args()
-    if not (args.data / "enterprises.csv").exists():
-        print(f"generating {args.data} (province 32, 1,000,000 enterprises) …", flush=True)
-        subprocess.run([sys.executable, "-m", "gridmap", "sample", "synth", "--province", "32",
-                        "--enterprises", "1000000", "--out", str(args.data)], check=True)
-    import shapely
+    ensure_data(args.data)
 
     started = time.perf_counter()
     codes, geoms, x, y = load_inputs(args.data)
-    print(f"{len(codes):,} villages, {len(x):,} enterprises with coordinates "
-          f"(inputs read in {time.perf_counter() - started:.1f} s)", flush=True)
-    wkb = shapely.to_wkb(geoms)
-    mine, mine_s, mine_rss = in_child(ours, codes, wkb, x, y)
-    theirs, theirs_s, theirs_rss = in_child(geopandas_sjoin, codes, wkb, x, y)
-    peer = postgis(codes, geoms, x, y)
     n = len(x)
-    agree_pg = sum(1 for a, b in zip(mine["codes"], peer["codes"]) if a == b) / n
-    agree_gpd = sum(1 for a, b in zip(mine["codes"], theirs["codes"])
-                    if a == b or (a is None and (b is None or (isinstance(b, float) and math.isnan(b))))) / n
-    rate = lambda s: n / s  # noqa: E731
+    print(f"{len(codes):,} villages, {n:,} enterprise points (inputs read in {time.perf_counter() - started:.1f} s)",
+          flush=True)
+    started = time.perf_counter()
+    if not (args.reuse_db and _holds(args.db, len(codes), n)):
+        build_database(args.db, codes, geoms, x, y)
+    print(f"database {args.db.rsplit('/', 1)[-1]} ready in {time.perf_counter() - started:.0f} s", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="gridmap-bench-index-") as cache:
+        cold, _, cold_rss = in_child(ours, args.db, cache)
+        warm, _, warm_rss = in_child(ours, args.db, cache)
+    assert (cold["index"], warm["index"]) == ("built", "loaded"), (cold["index"], warm["index"])
+    print(f"  ours cold {cold['seconds']:.2f} s, warm {warm['seconds']:.2f} s", flush=True)
+    theirs, _, theirs_rss = in_child(geopandas_sjoin, codes, shapely.to_wkb(geoms), x, y)
+    variants = postgis(args.db, n)
+    peer_name = min(variants, key=lambda k: variants[k]["seconds"])
+    peer = variants[peer_name]
+
+    # Agreement, point by point (enterprise id i + 1 is point i).
+    mine = np.full(n + 1, None, dtype=object)
+    mine[warm["ids"]] = warm["codes"]
+    assert np.array_equal(cold["ids"], warm["ids"]) and all(a == b for a, b in zip(cold["codes"], warm["codes"]))
+    agree_pg = {name: float(np.mean([a == b for a, b in zip(mine[1:], v["codes"][1:])])) for name, v in variants.items()}
+    agree_gpd = float(np.mean([a == b or (a is None and not isinstance(b, str)) for a, b in zip(mine[1:], theirs["codes"])]))
+
+    rate = lambda s: n / s
     lines = [
-        "| contender | query s | points/s | index build s | peak RSS |",
+        "| contender | seconds | points/s | what the time includes | peak RSS |",
         "|---|---|---|---|---|",
-        f"| ours (GridIndex.covering) | {mine['query_s']:.2f} | {rate(mine['query_s']):,.0f} | {mine['build_s']:.2f} | {mine_rss / 2**20:.0f} MiB |",
-        f"| PostGIS best join ({peer['variant']}; variants {peer['variants_s']}) | {peer['query_s']:.2f} | {rate(peer['query_s']):,.0f} | (GiST prebuilt) | — |",
-        f"| geopandas sjoin (sindex prebuilt; {theirs['variants_s']}) | {theirs['query_s']:.2f} | {rate(theirs['query_s']):,.0f} | {theirs['build_s']:.2f} | {theirs_rss / 2**20:.0f} MiB |",
+        (f"| ours, cold (`gridmap assign`'s spatial stage, index built and saved) | {cold['seconds']:.2f} | "
+         f"{rate(cold['seconds']):,.0f} | checksum, grids read, index built and saved (ready after "
+         f"{cold['index_s']:.2f} s), the points read and placed incl. 50 m snapping | {cold_rss / 2**20:.0f} MiB |"),
+        (f"| ours, warm (index loaded from the cache) | {warm['seconds']:.2f} | {rate(warm['seconds']):,.0f} | "
+         f"checksum, index loaded (ready after {warm['index_s']:.2f} s), the points read and placed | "
+         f"{warm_rss / 2**20:.0f} MiB |"),
+    ]
+    for name, v in variants.items():
+        lines.append(f"| PostGIS {name}{' (peer)' if name == peer_name else ''} | {v['seconds']:.2f} | "
+                     f"{rate(v['seconds']):,.0f} | the query in the database (indexes prebuilt"
+                     f"{', parallel workers' if v['workers'] else ''}) | — |")
+    lines.append(f"| geopandas sjoin ({theirs['variants_s']}) | {theirs['query_s']:.2f} | "
+                 f"{rate(theirs['query_s']):,.0f} | the join on in-memory points (sindex prebuilt in "
+                 f"{theirs['build_s']:.2f} s) | {theirs_rss / 2**20:.0f} MiB |")
+    lines += [
         "",
-        f"- ratio vs PostGIS: **{peer['query_s'] / mine['query_s']:.1f}×** (query), "
-        f"{peer['query_s'] / (mine['query_s'] + mine['build_s']):.1f}× counting our index build (target ≥ 3×)",
-        f"- ratio vs sjoin: **{theirs['query_s'] / mine['query_s']:.1f}×** (query), "
-        f"{(theirs['query_s'] + theirs['build_s']) / (mine['query_s'] + mine['build_s']):.1f}× counting both builds (target ≥ 2×)",
-        f"- peak RSS ours / sjoin: {mine_rss / theirs_rss:.2f} (target ≤ 1)",
-        f"- agreement with PostGIS ST_Covers + smallest code: **{agree_pg:.4%}** (must be 100 %); with sjoin: {agree_gpd:.4%}",
+        (f"- ratio vs PostGIS's best ({peer_name}): **{peer['seconds'] / cold['seconds']:.1f}× cold**, "
+         f"**{peer['seconds'] / warm['seconds']:.1f}× warm** (target ≥ 3×)"),
+        (f"- ratio vs sjoin: {(theirs['query_s'] + theirs['build_s']) / cold['seconds']:.1f}× cold, "
+         f"{(theirs['query_s'] + theirs['build_s']) / warm['seconds']:.1f}× warm (target ≥ 2×)"),
+        f"- peak RSS ours / sjoin: {cold_rss / theirs_rss:.2f} cold, {warm_rss / theirs_rss:.2f} warm (target ≤ 1)",
+        ("- agreement with PostGIS ST_Covers + smallest code (ours' exact placements): "
+         + ", ".join(f"{name} **{a:.4%}**" for name, a in agree_pg.items())
+         + f" (must be 100 %); with sjoin: {agree_gpd:.4%}; ours also snapped {warm['snapped']:,} points within 50 m"),
         f"- data: {len(codes):,} villages, {n:,} enterprise points from `{args.data}`",
     ]
     body = "\n".join(lines)
     print(machine())
     print(body)
     if args.record:
-        append_results("Bulk placement: 1M enterprises × province (bench/assign.py)",
+        append_results("Bulk placement: 1M enterprises × province, end to end (bench/assign.py)",
                        f"python bench/assign.py --data {args.data} --record", body)
-    if agree_pg != 1.0:
+    if min(agree_pg.values()) != 1.0:
         sys.exit("agreement with PostGIS is not 100 %")
 
 

@@ -56,7 +56,9 @@ including overlapping ones; the longest consistent reading is chosen afterwards.
    word (号, 路, 村, 组, 区 …) or digit in between — "新河化工有限公司" is no mention
    of 新河镇 or 新河村.
 
-Variants with a suffix ("张庄村", "新河镇") are always kept.
+Variants with a suffix ("张庄村", "新河镇") are always kept — unless they lie inside a longer
+province, city or district name, as any township or village occurrence: "连云港市" names
+neither the township 连云街道 nor a village 连云村.
 
 **Choosing a reading.** One township occurrence and one village occurrence (either may
 be absent) are chosen together; they may not overlap and, when either is bare, the
@@ -64,8 +66,9 @@ township must come first. Among the admissible pairs the one covering the most
 characters wins (longest match: "南戴庄村" beats "戴庄村"); then a pair whose village
 belongs to its township; then the one with more suffixed names; then the reading that
 names a township (a lone "陈楼" is 陈楼镇 rather than the village 陈楼); then the
-earliest. A district occurrence (and province, city) is then taken if it does not
-overlap the chosen pair.
+earliest. District, city and province occurrences (at most one each) are then taken,
+longest first, when they overlap neither the chosen pair nor each other: "连云港市" is the
+city, not the district 连云区 followed by "港市".
 
 **Result** (:class:`AddressMatch`):
 
@@ -118,6 +121,7 @@ __all__ = [
     "AddressMatch",
     "Gazetteer",
     "GazetteerEntry",
+    "continues_as_non_place",
     "core_name",
     "name_variants",
     "normalise_address",
@@ -344,7 +348,7 @@ def _variants(name: str, level: str) -> tuple[set[str], set[str]]:
     return suffixed, bare
 
 
-def name_variants(name: str, level: str) -> set[str]:
+def name_variants(name: str, level: str, *, bare: bool = True) -> set[str]:
     """Every written form under which a name is recognised in an address.
 
     Parameters
@@ -354,6 +358,9 @@ def name_variants(name: str, level: str) -> set[str]:
     level
         ``"district"``, ``"township"``, ``"village"``, ``"micro"``, ``"direct"``
         (also ``"province"``, ``"city"``).
+    bare
+        Include the bare core (``"运河"``); ``False`` gives only the forms with an
+        administrative suffix.
 
     Returns
     -------
@@ -370,8 +377,8 @@ def name_variants(name: str, level: str) -> set[str]:
     >>> name_variants("邳城农场", "township")
     {'邳城农场'}
     """
-    suffixed, bare = _variants(name, level)
-    return suffixed | bare
+    suffixed, bare_forms = _variants(name, level)
+    return suffixed | bare_forms if bare else suffixed
 
 
 # --- gazetteer -----------------------------------------------------------------------
@@ -453,6 +460,18 @@ _COMPANY_AFTER = re.compile(
     "|加油站|超市|商店|饭店|酒店|药店|工作室|养殖场|种植场|家庭农场|加工坊)"
 )
 _ORDER = {"province": 0, "city": 1, "district": 2, "township": 3, "village": 4}
+
+
+def continues_as_non_place(text: str, end: int) -> bool:
+    """Whether a bare name ending at ``end`` goes on as a road, estate, villagers' group
+    or another unit ("连云路", "运河小区", "张庄组"): then it names none of the places.
+
+    Examples
+    --------
+    >>> continues_as_non_place("伊山镇连云路8号", 5), continues_as_non_place("连云港", 2)
+    (True, False)
+    """
+    return _NOT_A_PLACE_AFTER.match(text, end) is not None
 
 
 def _is_cjk(char: str) -> bool:
@@ -673,13 +692,21 @@ class Gazetteer:
                     before = text[start - 1]
                     if _is_cjk(before) and before not in _BOUNDARY_BEFORE:
                         continue
-                if end not in starts and _NOT_A_PLACE_AFTER.match(text, end):
+                if end not in starts and continues_as_non_place(text, end):
                     continue
                 if end not in suffixed_starts and _COMPANY_AFTER.match(text, end):
                     continue
             kept.append(hit)
             word_ends.add(hit.end)
         return kept
+
+    @staticmethod
+    def _inside_no_admin_name(hits: list[_Hit]) -> list[_Hit]:
+        """Drop township and village occurrences inside a longer province, city or
+        district name: the township 连云街道 is not named by the "连云" of "连云港市"."""
+        admin = [h for h in hits if h.level in ("province", "city", "district")]
+        return [h for h in hits if h.level not in ("township", "village") or not any(
+            a.start <= h.start and h.end <= a.end and a.end - a.start > h.end - h.start for a in admin)]
 
     def _in_townships(self, code: str, township_codes: Iterable[str]) -> bool:
         """Whether a village (or direct grid) lies in one of these townships.
@@ -715,7 +742,7 @@ class Gazetteer:
         text, boundaries = normalise_address(address)
         if not text:
             return _NO_MATCH
-        hits = self._keep_plausible(text, boundaries, self._scan(text))
+        hits = self._inside_no_admin_name(self._keep_plausible(text, boundaries, self._scan(text)))
         if not hits:
             return _NO_MATCH
 
@@ -751,21 +778,21 @@ class Gazetteer:
 
         chosen = [h for h in (township, village) if h is not None]
         first = min((h.start for h in chosen), default=len(text))
-        for level in ("district", "city", "province"):
-            extra = None
-            for h in hits:
-                if h.level != level or any(h.start < c.end and c.start < h.end for c in chosen):
-                    continue
-                if h.bare and h.start > first:
-                    continue
-                if extra is None or (h.end - h.start, -h.start) > (
-                    extra.end - extra.start,
-                    -extra.start,
-                ):
-                    extra = h
-            if extra is not None:
-                chosen.append(extra)
-                first = min(first, extra.start)
+        # District, city and province, at most one each, longest first: a district's
+        # short name inside the city's name ("连云" in "连云港市") is part of that name.
+        extras = sorted(
+            (h for h in hits if h.level in ("district", "city", "province")),
+            key=lambda h: (h.start - h.end, -_ORDER[h.level], h.start),
+        )
+        taken: set[str] = set()
+        for h in extras:
+            if h.level in taken or any(h.start < c.end and c.start < h.end for c in chosen):
+                continue
+            if h.bare and h.start > first:
+                continue
+            chosen.append(h)
+            taken.add(h.level)
+            first = min(first, h.start)
         district = next((h for h in chosen if h.level == "district"), None)
         matched_text = tuple(
             text[h.start : h.end] for h in sorted(chosen, key=lambda h: (h.start, _ORDER[h.level]))

@@ -41,9 +41,12 @@ are vectorised; none loops over points in Python.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import re
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,17 +57,20 @@ from gridmap.errors import OutsideChina, UnknownCRS
 
 __all__ = [
     "CHINA_BBOX",
+    "CHINA_OUTLINE_PATH",
     "COORD_SYSTEMS",
     "GCJ02_REGION",
     "REASONS",
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "check_lonlat",
+    "china_outline",
     "classify_lonlat",
     "from_cgcs2000",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "geodesic_distance_m",
+    "in_china",
     "in_gcj02_region",
     "parse_crs",
     "to_cgcs2000",
@@ -76,12 +82,19 @@ __all__ = [
 #: The coordinate systems the platform accepts, by canonical name.
 COORD_SYSTEMS: tuple[str, ...] = ("wgs84", "cgcs2000", "gcj02", "bd09")
 
-#: China's extent used by the input guards, as (min_lon, min_lat, max_lon, max_lat),
-#: inclusive. It covers the mainland from the Pamirs (73.5°E) to the Heixiazi island
+#: China's extent, as (min_lon, min_lat, max_lon, max_lat), inclusive: the fast pre-check of
+#: :func:`in_china`. It covers the mainland from the Pamirs (73.5°E) to the Heixiazi island
 #: (135.08°E) and from Mohe (53.56°N) down to Zengmu Ansha (曾母暗沙, 3.97°N) in the South
-#: China Sea, so every township and island is inside. It is a coarse guard: it also contains
-#: parts of neighbouring countries; the district outline is what decides membership.
+#: China Sea. It also holds much of Korea, Mongolia and Vietnam: the outline decides.
 CHINA_BBOX: tuple[float, float, float, float] = (73.4, 3.8, 135.1, 53.6)
+
+#: China's land outline, simplified and widened by about 3-6 km (see
+#: ``scripts/make_china_outline.py`` and ``data/SOURCES.md``): what "in China" means for
+#: the input guards. It includes Hainan, Taiwan, Hong Kong, Macau and the islands of the
+#: South China Sea; a point a few km off the coast or across a land border still passes
+#: (the district outlines decide where it belongs), a point in Seoul, Ulaanbaatar or Hanoi
+#: does not.
+CHINA_OUTLINE_PATH = Path(__file__).resolve().parents[1] / "data" / "china" / "outline.geojson"
 
 #: Where the published GCJ-02 algorithm applies its offset, as (min_lon, min_lat, max_lon,
 #: max_lat), exclusive bounds.
@@ -103,8 +116,8 @@ REASONS: dict[str, tuple[str, str]] = {
         "longitude and latitude look swapped (swapped they fall inside China)",
     ),
     "outside_china": (
-        "坐标不在中国范围内（经度 73.4~135.1，纬度 3.8~53.6）",
-        "coordinates outside China (longitude 73.4..135.1, latitude 3.8..53.6)",
+        "坐标不在中国范围内（中国陆地轮廓外扩数公里）",
+        "coordinates outside China (its land outline widened by a few km)",
     ),
 }
 
@@ -570,13 +583,54 @@ def transform_geometry(
 # --------------------------------------------------------------------------- input guards
 
 
+@functools.cache
+def china_outline() -> shapely.MultiPolygon:
+    """The outline :func:`in_china` tests against (:data:`CHINA_OUTLINE_PATH`), prepared."""
+    with CHINA_OUTLINE_PATH.open(encoding="utf-8") as fh:
+        document = json.load(fh)
+    outline = shapely.from_geojson(json.dumps(document["features"][0]["geometry"]))
+    shapely.prepare(outline)
+    return outline
+
+
+def in_china(lon: Any, lat: Any) -> Any:
+    """Whether points lie in China (:data:`CHINA_OUTLINE_PATH`, widened by a few km).
+
+    Vectorised: a box test first (:data:`CHINA_BBOX`), then GEOS's indexed
+    point-in-polygon on the prepared outline for the points inside the box, about 0.2 s
+    per million points.
+
+    Parameters
+    ----------
+    lon, lat
+        Degrees (CGCS2000/WGS84; GCJ-02 and BD-09 are within the widening); floats or
+        numpy arrays of equal shape. NaN is not in China.
+
+    Returns
+    -------
+    bool or numpy.ndarray of bool
+
+    Examples
+    --------
+    >>> in_china([117.96, 126.98, 109.51], [34.33, 37.57, 18.25]).tolist()  # Pizhou, Seoul, Sanya
+    [True, False, True]
+    """
+    lon_arr, lat_arr, scalar = _as_arrays(lon, lat)
+    inside = np.array(_in_box(lon_arr, lat_arr, CHINA_BBOX))  # an array even for scalars
+    if inside.any():
+        candidates = np.flatnonzero(inside)
+        inside.flat[candidates] = shapely.contains_xy(
+            china_outline(), lon_arr.flat[candidates], lat_arr.flat[candidates])
+    return bool(inside) if scalar else inside
+
+
 def classify_lonlat(lon: Any, lat: Any) -> np.ndarray:
     """Classify user-supplied longitude/latitude pairs before they are stored.
 
     Codes (see :data:`REASONS` for the reasons shown to users):
 
     ``"ok"``
-        inside China's extent (:data:`CHINA_BBOX`).
+        in China (:func:`in_china`: the widened outline, not just its bounding box).
     ``"not_finite"``
         NaN or infinite (an empty spreadsheet cell becomes NaN).
     ``"swapped"``
@@ -584,7 +638,7 @@ def classify_lonlat(lon: Any, lat: Any) -> np.ndarray:
     ``"out_of_range"``
         ``|lon| > 180`` or ``|lat| > 90``, not explained by a swap.
     ``"outside_china"``
-        a valid position elsewhere on Earth.
+        a valid position elsewhere on Earth (Seoul, Ulaanbaatar, Hanoi, the open sea).
 
     Parameters
     ----------
@@ -605,8 +659,8 @@ def classify_lonlat(lon: Any, lat: Any) -> np.ndarray:
     codes = np.full(lon_arr.shape, "outside_china", dtype="<U13")
     finite = np.isfinite(lon_arr) & np.isfinite(lat_arr)
     out_of_range = (np.abs(lon_arr) > 180.0) | (np.abs(lat_arr) > 90.0)
-    inside = _in_box(lon_arr, lat_arr, CHINA_BBOX)
-    swapped = ~inside & _in_box(lat_arr, lon_arr, CHINA_BBOX)
+    inside = np.asarray(in_china(lon_arr, lat_arr))
+    swapped = ~inside & np.asarray(in_china(lat_arr, lon_arr))
     # Later assignments win: the order encodes the precedence of the reasons.
     codes[out_of_range] = "out_of_range"
     codes[swapped] = "swapped"
@@ -616,6 +670,10 @@ def classify_lonlat(lon: Any, lat: Any) -> np.ndarray:
 
 
 def _fmt(value: float) -> str:
+    """A coordinate for a message: at most 6 decimals and a bounded length (``1e300`` must
+    not print 300 digits)."""
+    if not math.isfinite(value) or abs(value) >= 1e6:
+        return f"{value:.6g}"
     return f"{value:.6f}".rstrip("0").rstrip(".")
 
 

@@ -1,6 +1,10 @@
 """Enterprise books (台账): 一镇一册 (per township), 一村一册 (per village), 一部门一册
 (per supervising department), with counts by sector and risk level, within the caller's
-scope."""
+scope.
+
+Sector names come from the deployment's taxonomy (``GRIDMAP_TAXONOMY_SECTORS_FILE``), which
+the caller passes: the books must know the custom sectors the imports accepted.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,9 @@ from gridmap.auth import Scope
 from gridmap.boundaries import require_active_set
 from gridmap.codes import level_of_code
 from gridmap.enterprises import enterprise_public
-from gridmap.errors import NotFound
+from gridmap.errors import InvalidInput, NotFound
 from gridmap.models import Enterprise, Grid
-from gridmap.taxonomy import RISK_LEVELS, load_sectors
+from gridmap.taxonomy import RISK_LEVELS, Taxonomy, load_sectors
 
 
 def _counts(session: Session, column, where) -> dict[str, int]:
@@ -21,18 +25,26 @@ def _counts(session: Session, column, where) -> dict[str, int]:
     return {str(key) if key is not None else "unknown": n for key, n in sorted(rows, key=lambda r: (r[0] is None, str(r[0])))}
 
 
-def _book(session: Session, where: list, *, limit: int, offset: int) -> dict:
+def _sector_label(sectors: Taxonomy, sector: str) -> str:
+    """The Chinese name of a stored sector; its id when the taxonomy no longer has it
+    (a taxonomy file edited after the import must not make the book unreadable)."""
+    try:
+        return sectors.label(sector)
+    except InvalidInput:
+        return sector
+
+
+def _book(session: Session, where: list, *, sectors: Taxonomy, limit: int, offset: int) -> dict:
     total = session.scalar(select(func.count()).select_from(Enterprise).where(*where))
     rows = session.execute(
         select(Enterprise, func.ST_X(Enterprise.location), func.ST_Y(Enterprise.location))
         .where(*where).order_by(Enterprise.grid_code, Enterprise.name, Enterprise.uscc)
         .limit(limit).offset(offset)).all()
-    sectors = load_sectors()
     by_sector = _counts(session, Enterprise.sector, where)
     return {
         "total": total,
         "by_sector": by_sector,
-        "by_sector_zh": {sectors.label(k): v for k, v in by_sector.items() if k != "unknown"},
+        "by_sector_zh": {_sector_label(sectors, k): v for k, v in by_sector.items() if k != "unknown"},
         "by_risk": _counts(session, Enterprise.risk_level, where),
         "by_risk_zh": {RISK_LEVELS[k][0] if k in RISK_LEVELS else "未评定": v
                        for k, v in _counts(session, Enterprise.risk_level, where).items()},
@@ -41,9 +53,10 @@ def _book(session: Session, where: list, *, limit: int, offset: int) -> dict:
     }
 
 
-def grid_ledger(session: Session, *, code: str, level: str, scope: Scope, limit: int = 500,
-                offset: int = 0) -> dict:
-    """一镇一册 / 一村一册: the enterprises of a township or village."""
+def grid_ledger(session: Session, *, code: str, level: str, scope: Scope, sectors: Taxonomy | None = None,
+                limit: int = 500, offset: int = 0) -> dict:
+    """一镇一册 / 一村一册: the enterprises of a township or village (``sectors``: the
+    configured taxonomy, default the built-in one)."""
     scope.require(code, "网格", "grid")
     if level_of_code(code) not in ((level,) if level != "township" else ("township", "direct")):
         raise NotFound(f"{code} 不是{'街道/镇' if level == 'township' else '村/社区'}编码",
@@ -53,7 +66,7 @@ def grid_ledger(session: Session, *, code: str, level: str, scope: Scope, limit:
     if grid is None:
         raise NotFound(f"网格 {code} 不存在", f"grid {code} not found")
     where = [Enterprise.home_code.startswith(code, autoescape=True)]
-    book = _book(session, where, limit=limit, offset=offset)
+    book = _book(session, where, sectors=sectors or load_sectors(), limit=limit, offset=offset)
     children = session.execute(
         select(Grid.code, Grid.name).where(Grid.set_id == boundary_set.id, Grid.parent_code == code)
         .order_by(Grid.code)).all()
@@ -67,13 +80,13 @@ def grid_ledger(session: Session, *, code: str, level: str, scope: Scope, limit:
     }
 
 
-def department_ledger(session: Session, *, department: str, scope: Scope, limit: int = 500,
-                      offset: int = 0) -> dict:
+def department_ledger(session: Session, *, department: str, scope: Scope, sectors: Taxonomy | None = None,
+                      limit: int = 500, offset: int = 0) -> dict:
     """一部门一册: the enterprises a supervising department is responsible for (in scope)."""
     where = [Enterprise.department == department]
     if scope.code is not None:
         where.append(scope.filter(Enterprise.home_code))
-    book = _book(session, where, limit=limit, offset=offset)
+    book = _book(session, where, sectors=sectors or load_sectors(), limit=limit, offset=offset)
     if book["total"] == 0:
         raise NotFound(f"部门 {department} 没有企业", f"department {department} has no enterprises")
     by_township = _counts(session, Enterprise.township_code, where)

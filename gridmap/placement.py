@@ -35,10 +35,19 @@ import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from gridmap.address import AddressMatch, Gazetteer, GazetteerEntry, name_variants
+from gridmap.address import (
+    AddressMatch,
+    Gazetteer,
+    GazetteerEntry,
+    continues_as_non_place,
+    name_variants,
+    normalise_address,
+)
 from gridmap.codes import level_of_code
 from gridmap.divisions import province_and_city
 from gridmap.models import Grid
+from gridmap.spatial.cache import default_cache_dir, grid_index
+from gridmap.spatial.pip import search_radius_deg
 
 
 @dataclass
@@ -76,11 +85,10 @@ def _load_points(session: Session, lon: np.ndarray, lat: np.ndarray) -> None:
                          " (idx integer PRIMARY KEY, geom geometry(Point, 4490)) ON COMMIT DROP"))
     session.execute(text("TRUNCATE place_points"))
     raw = session.connection().connection.driver_connection
-    with raw.cursor() as cur:
-        with cur.copy("COPY place_points (idx, geom) FROM STDIN") as copy:
-            for i, (x, y) in enumerate(zip(lon.tolist(), lat.tolist())):
-                if math.isfinite(x) and math.isfinite(y):
-                    copy.write_row((i, f"SRID=4490;POINT({x!r} {y!r})"))
+    with raw.cursor() as cur, cur.copy("COPY place_points (idx, geom) FROM STDIN") as copy:
+        for i, (x, y) in enumerate(zip(lon.tolist(), lat.tolist())):
+            if math.isfinite(x) and math.isfinite(y):
+                copy.write_row((i, f"SRID=4490;POINT({x!r} {y!r})"))
     session.execute(text("ANALYZE place_points"))
 
 
@@ -106,9 +114,7 @@ def place_points(session: Session, *, set_id: int, lon, lat, tolerance_m: float 
     if n >= bulk_threshold:
         # Many points: the vectorised index gives the same answers (tested point for point)
         # many times faster than the per-point index probes of a SQL join.
-        from gridmap.spatial.pip import GridIndex
-
-        index = GridIndex.from_postgis(session, set_id=set_id)
+        index, _how = grid_index(session, set_id=set_id, cache_dir=default_cache_dir())
         codes, kinds, distance = index.place(lon, lat, tolerance_m=tolerance_m)
         _load_points(session, lon, lat)  # for the district attribution of unplaced points
         return codes, kinds, distance
@@ -123,9 +129,12 @@ def place_points(session: Session, *, set_id: int, lon, lat, tolerance_m: float 
         codes[idx] = code
         kinds[idx] = "exact"
         distance[idx] = 0.0
-    if tolerance_m > 0:
-        # Degrees per metre are largest at high latitude; 1e-5 °/m over-covers every point
-        # in China before the exact geodesic test.
+    todo = [i for i in range(n) if kinds[i] == "unplaced" and math.isfinite(lat[i])]
+    if tolerance_m > 0 and todo:
+        # A planar prefilter before the exact geodesic test: degrees per metre east-west
+        # grow with latitude, so the radius is taken at the todo points' highest latitude
+        # (50 m is 7.5e-4° at Mohe, 53.5°N), with room for great-circle edges to bulge.
+        deg = 1.5 * float(search_radius_deg(float(np.max(np.abs(lat[todo]))), tolerance_m))
         for idx, code, metres in session.execute(text(
             """
             SELECT DISTINCT ON (p.idx) p.idx, g.code,
@@ -136,8 +145,7 @@ def place_points(session: Session, *, set_id: int, lon, lat, tolerance_m: float 
                  AND ST_DWithin(g.geom::geography, p.geom::geography, :tol)
             WHERE p.idx = ANY(:todo)
             ORDER BY p.idx, d, g.code COLLATE "C"
-            """), {"set_id": set_id, "deg": tolerance_m * 1e-5 * 1.5, "tol": tolerance_m,
-                   "todo": [i for i in range(n) if kinds[i] == "unplaced"]}):
+            """), {"set_id": set_id, "deg": deg, "tol": tolerance_m, "todo": todo}):
             codes[idx] = code
             kinds[idx] = "snapped"
             distance[idx] = metres
@@ -146,77 +154,155 @@ def place_points(session: Session, *, set_id: int, lon, lat, tolerance_m: float 
 
 # ----------------------------------------------------------------- addresses
 
+class _NameIndex:
+    """Where names of several districts occur in an address, longest match first.
+
+    Holds, for a whole boundary set, the names that tell which districts an address is
+    about: every district's written forms, the city above each district, and the
+    townships' suffixed forms (邳城镇, 运河街道, 洪泽湖农场 …). A name that lies inside a
+    longer name found in the same address is not a mention of its own: "连云" in
+    "连云港市", "射阳" in "射阳湖镇", "淮安" in "淮安经济技术开发区", "张家港" in
+    "张家港宿豫工业园", "滨海" in "滨海新区". Nor is a bare name that goes on as a road or
+    an estate ("连云路"), as in :class:`gridmap.address.Gazetteer`.
+    """
+
+    def __init__(self) -> None:
+        self._trie: dict = {}
+
+    def add(self, text: str, kind: str, district: str, *, bare: bool = False) -> None:
+        node = self._trie
+        for char in text:
+            node = node.setdefault(char, {})
+        node.setdefault("", set()).add((kind, district, bare))
+
+    def mentions(self, address: str) -> dict[str, set[str]]:
+        """Districts named in ``address``, by kind (``district``, ``township``, ``city``)."""
+        text = normalise_address(address)[0]
+        found = []
+        for start in range(len(text)):
+            node = self._trie.get(text[start])
+            end = start + 1
+            while node is not None:
+                if "" in node:
+                    found.append((start, end, node[""]))
+                node = node.get(text[end]) if end < len(text) else None
+                end += 1
+        starts = {start for start, _, _ in found}
+        by_kind: dict[str, set[str]] = defaultdict(set)
+        for start, end, owners in found:
+            if any(s <= start and end <= e and e - s > end - start for s, e, _ in found):
+                continue
+            as_non_place = end not in starts and continues_as_non_place(text, end)
+            for kind, district, bare in owners:
+                if not (bare and as_non_place):
+                    by_kind[kind].add(district)
+        return by_kind
+
+
 class GazetteerBook:
-    """One address gazetteer per district of a boundary set (built once, reused)."""
+    """The address gazetteers of a boundary set: one :class:`Gazetteer` per district,
+    built on first use, and a set-wide index of the names that tell districts apart.
+
+    ``GazetteerBook(session, set_id)`` reads the set's grids; :meth:`from_rows` takes the
+    same rows from elsewhere (the sample generator checks its addresses against the whole
+    region it writes).
+    """
 
     def __init__(self, session: Session, set_id: int) -> None:
         rows = session.execute(
             select(Grid.code, Grid.name, Grid.level, Grid.parent_code, Grid.district_code)
             .where(Grid.set_id == set_id, Grid.level.in_(("district", "township", "direct", "village")))
         ).all()
-        by_district: dict[str, list[GazetteerEntry]] = defaultdict(list)
+        self._build(rows)
+
+    @classmethod
+    def from_rows(cls, rows) -> GazetteerBook:
+        """A book from ``(code, name, level, parent_code, district_code)`` rows."""
+        book = cls.__new__(cls)
+        book._build(rows)
+        return book
+
+    def _build(self, rows) -> None:
+        self._entries: dict[str, list[GazetteerEntry]] = defaultdict(list)
         self.names: dict[str, str] = {}
         for code, name, level, parent, district in rows:
-            by_district[district].append(GazetteerEntry(code, name, level, parent))
+            self._entries[district].append(GazetteerEntry(code, name, level, parent))
             self.names[code] = name
-        self.gazetteers: dict[str, Gazetteer] = {}
-        for district, entries in sorted(by_district.items()):
-            if not any(e.level == "district" for e in entries):
-                continue
-            province, city = province_and_city(district)
-            self.gazetteers[district] = Gazetteer(entries, province=province, city=city)
+        self.districts = sorted(d for d, entries in self._entries.items()
+                                if any(e.level == "district" for e in entries))
+        self._known = set(self.districts)
+        self._gazetteers: dict[str, Gazetteer] = {}
         # Which districts an address can be about: the districts it names, else the
-        # districts of the townships it names (suffixed forms only: 邳城镇, 运河街道).
-        # Matching against every district of a province would cost ~100× more.
-        self._district_names: list[tuple[str, set[str]]] = []
-        self._township_names: dict[str, set[str]] = defaultdict(set)
-        for code, name, level, _parent, district in rows:
-            if district not in self.gazetteers:
-                continue
-            if level == "district":
-                self._district_names.append((district, name_variants(name, "district")))
-            elif level == "township":
-                for variant in name_variants(name, "township"):
-                    if len(variant) >= 3 and variant.endswith(("镇", "乡", "街道", "农场", "开发区", "园区")):
-                        self._township_names[variant].add(district)
+        # districts of the townships it names (suffixed forms of three characters or
+        # more: 邳城镇, 运河街道, 张家港宿豫工业园). Matching against every district of a
+        # province would cost ~100× more.
+        self._index = _NameIndex()
+        for district in self.districts:
+            for entry in self._entries[district]:
+                if entry.level == "district":
+                    suffixed = name_variants(entry.name, "district", bare=False)
+                    for variant in name_variants(entry.name, "district"):
+                        self._index.add(variant, "district", district, bare=variant not in suffixed)
+                elif entry.level == "township":
+                    for variant in name_variants(entry.name, "township", bare=False):
+                        if len(variant) >= 3:
+                            self._index.add(variant, "township", district)
+            _province, city = province_and_city(district)
+            suffixed = name_variants(city, "city", bare=False) if city else set()
+            for variant in name_variants(city, "city") if city else ():
+                self._index.add(variant, "city", district, bare=variant not in suffixed)
+
+    def gazetteer(self, district: str) -> Gazetteer:
+        """The district's gazetteer (built once)."""
+        if district not in self._gazetteers:
+            province, city = province_and_city(district)
+            self._gazetteers[district] = Gazetteer(self._entries[district], province=province, city=city)
+        return self._gazetteers[district]
+
+    def forget(self) -> None:
+        """Drop the gazetteers built so far (the generator builds a region one district
+        at a time and needs only the few its addresses touch)."""
+        self._gazetteers.clear()
 
     def _names_district(self, result: AddressMatch) -> bool:
         variants = name_variants(self.names.get(result.district_code or "", "") or "-", "district")
         return any(text in variants for text in result.matched_text)
 
     def candidate_districts(self, address: str, hint: str | None = None) -> list[str]:
-        """The districts worth matching an address against (see ``__init__``); ``hint``
-        (the district of the record's point) is used when the address names none."""
-        named = [d for d, variants in self._district_names if any(v in address for v in variants)]
-        if named:
-            return named
-        if hint in self.gazetteers:
+        """The districts worth matching an address against: the districts it names
+        (longest match, see :class:`_NameIndex`); else ``hint`` (the district of the
+        record's point); else the districts of the townships it names; else all."""
+        mentions = self._index.mentions(address)
+        if mentions.get("district"):
+            return sorted(mentions["district"])
+        if hint in self._known:
             return [hint]
-        townships = sorted({d for variant, districts in self._township_names.items() if variant in address
-                            for d in districts})
-        return townships or list(self.gazetteers)
+        return sorted(mentions.get("township", ())) or list(self.districts)
 
     def match(self, address: str, district: str | None = None) -> AddressMatch | None:
-        """The best match over the candidate districts; None when none recognises it."""
+        """The best match over the candidate districts; None when none recognises it.
+
+        When several districts recognise something, the one whose name the address gives
+        is preferred, then the one whose township it names, then an exact village match;
+        a single survivor wins, otherwise every candidate village is listed.
+        """
         found = []
         district_only = None
         for code in self.candidate_districts(address, district):
-            gazetteer = self.gazetteers[code]
-            result = gazetteer.match(address)
+            result = self.gazetteer(code).match(address)
             if result.status != "none":
                 found.append(result)
             elif result.district_code and district_only is None:
                 district_only = result
         if not found:
             return district_only
+        for preferred in (self._names_district, lambda r: r.township_named is not None,
+                          lambda r: r.status == "matched"):
+            if len(found) == 1:
+                break
+            found = [r for r in found if preferred(r)] or found
         if len(found) == 1:
             return found[0]
-        # Several districts recognise something: the one whose name the address gives
-        # wins, then a single exact village match; otherwise every candidate is listed.
-        for narrowed in ([r for r in found if self._names_district(r)],
-                         [r for r in found if r.status == "matched"]):
-            if len(narrowed) == 1:
-                return narrowed[0]
         candidates = tuple(sorted({c for r in found for c in r.candidates}))
         return AddressMatch("ambiguous", None, None, None, candidates, (), None, None)
 

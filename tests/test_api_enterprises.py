@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 from gridmap.uscc import make_uscc
@@ -114,3 +115,52 @@ def test_ledgers(client, toy_district, login):
     assert client.get("/api/v1/ledgers/department/应急管理局", headers=leader).status_code == 404
     assert client.get("/api/v1/ledgers/department/商务局", headers=leader).json()["total"] == 1
     assert client.get("/api/v1/ledgers/village/320382102", headers=admin).status_code == 404
+
+
+def _custom_sectors(tmp_path):
+    path = tmp_path / "sectors.json"
+    path.write_text(json.dumps([
+        {"id": "aquaculture", "zh": "水产养殖", "en": "Aquaculture", "aliases": ["养殖"]},
+        {"id": "hazardous_chemicals", "zh": "危险化学品", "en": "Hazardous chemicals"},
+    ], ensure_ascii=False), encoding="utf-8")
+    return str(path)
+
+
+def test_ledgers_know_the_configured_sector_taxonomy(client, app, toy_district, login, tmp_path):
+    """A deployment's own sector (GRIDMAP_TAXONOMY_SECTORS_FILE) is accepted by the API and
+    named in every book it appears in."""
+    app.state.settings.taxonomy.sectors_file = _custom_sectors(tmp_path)
+    admin = login()
+    created = _create(client, admin, sector="水产养殖", department="农业农村局")
+    assert created.status_code == 201 and created.json()["sector"] == "aquaculture"
+    assert created.json()["warnings"] == []
+    for path in ("/api/v1/ledgers/township/320382102", "/api/v1/ledgers/village/320382102001",
+                 "/api/v1/ledgers/department/农业农村局"):
+        book = client.get(path, headers=admin)
+        assert book.status_code == 200, (path, book.text)
+        assert book.json()["by_sector"] == {"aquaculture": 1}
+        assert book.json()["by_sector_zh"] == {"水产养殖": 1}
+
+
+def test_a_sector_dropped_from_the_taxonomy_still_shows_in_the_book(client, app, toy_district, login, tmp_path):
+    admin = login()
+    _create(client, admin, sector="加油站")
+    app.state.settings.taxonomy.sectors_file = _custom_sectors(tmp_path)  # no gas stations any more
+    book = client.get("/api/v1/ledgers/township/320382102", headers=admin)
+    assert book.status_code == 200 and book.json()["by_sector_zh"] == {"gas_stations": 1}
+
+
+def test_create_and_patch_return_the_warnings_an_import_gives(client, toy_district, login):
+    admin = login()
+    created = _create(client, admin, sector="养殖业")
+    assert created.status_code == 201
+    body = created.json()
+    assert (body["sector"], body["sector_raw"]) == ("other", "养殖业")
+    [warning] = body["warnings"]
+    assert warning["field"] == "sector"
+    assert "养殖业" in warning["reason_zh"] and "not in the taxonomy" in warning["reason_en"]
+    fixed = client.patch(f"/api/v1/enterprises/{body['uscc']}", json={"sector": "冷库"}, headers=admin).json()
+    assert (fixed["sector"], fixed["warnings"]) == ("cold_storage", [])
+    again = client.patch(f"/api/v1/enterprises/{body['uscc']}", json={"sector": "渔业"}, headers=admin).json()
+    assert again["sector_raw"] == "渔业" and [w["field"] for w in again["warnings"]] == ["sector"]
+    assert "warnings" not in client.get(f"/api/v1/enterprises/{body['uscc']}", headers=admin).json()

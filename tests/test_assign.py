@@ -3,6 +3,7 @@ re-placement after new boundaries moves enterprises and keeps history per set.""
 
 from __future__ import annotations
 
+import numpy as np
 import shapely
 from shapely.geometry import box
 from sqlalchemy import create_engine, text
@@ -84,3 +85,119 @@ def test_large_imports_use_the_bulk_index_with_the_same_answers(pizhou_database)
                [(p.placement, p.grid_code, p.home_code, p.detail) for p in by_index]
         session.rollback()
     engine.dispose()
+
+
+def test_sql_and_bulk_paths_snap_alike_at_the_northern_border(session):
+    """Above ~53.3°N 50 m east-west is more than the SQL path's old fixed prefilter of
+    7.5e-4°: a point 49.9 m east of a grid near Mohe is snapped by both paths alike."""
+    from pyproj import Geod
+
+    from gridmap.boundaries import add_grid, refresh_leaves
+    from gridmap.placement import place_points
+    from tests.factories import make_set
+
+    boundary_set = make_set(session)
+    add_grid(session, set_id=boundary_set.id, code="232723", name="漠河市", level="district",
+             geom=box(123.10, 53.50, 123.20, 53.56))
+    add_grid(session, set_id=boundary_set.id, code="232723100", name="北极镇", level="township",
+             geom=box(123.10, 53.50, 123.20, 53.56))
+    refresh_leaves(session, boundary_set.id)
+    lon, lat, _ = Geod(ellps="GRS80").fwd(123.20, 53.55, 90.0, 49.9)
+    assert lon - 123.20 > 50 * 1e-5 * 1.5  # beyond the old prefilter's reach
+    for threshold in (10**9, 1):  # SQL, then the vectorised index
+        codes, kinds, metres = place_points(session, set_id=boundary_set.id, lon=[lon], lat=[lat],
+                                            tolerance_m=50.0, bulk_threshold=threshold)
+        assert (codes[0], kinds[0]) == ("232723100", "snapped"), threshold
+        assert 49.8 < metres[0] < 50.0
+
+
+def test_assign_saves_the_index_per_set_content_and_loads_it_next_time(toy_district, session, tmp_path):
+    import random
+
+    from gridmap.auth import Scope
+    from gridmap.enterprises import save_enterprise
+    from gridmap.uscc import make_uscc
+
+    rng = random.Random(12)
+    near_border = make_uscc(rng, "320382")
+    save_enterprise(session, {"uscc": near_border, "name": "近界厂", "lon": 117.945, "lat": 34.35},
+                    scope=Scope.everything())
+    save_enterprise(session, {"uscc": make_uscc(rng, "320382"), "name": "地址厂", "address": "邳州市官湖镇丙村"},
+                    scope=Scope.everything())
+    cache = tmp_path / "grid-index"
+    first = assign(session, cache_dir=cache)
+    assert (first["index"], first["enterprises"]) == ("built", 2)
+    assert len(list(cache.glob("grid-index-*.npz"))) == 1
+    second = assign(session, cache_dir=cache)
+    assert (second["index"], second["changed"]) == ("loaded", 0)
+    # The set's grids edited in place: another content, another key — never the stale index.
+    session.execute(text("UPDATE grid SET geom = ST_Multi(ST_MakeEnvelope(117.90, 34.30, 117.94, 34.40, 4490))"
+                         " WHERE set_id = :s AND code = '320382102001'"), {"s": toy_district.id})
+    session.execute(text("UPDATE grid SET geom = ST_Multi(ST_MakeEnvelope(117.94, 34.30, 118.00, 34.40, 4490))"
+                         " WHERE set_id = :s AND code = '320382102002'"), {"s": toy_district.id})
+    third = assign(session, cache_dir=cache)
+    assert (third["index"], third["changed"]) == ("built", 1)
+    assert session.execute(text("SELECT grid_code FROM enterprise WHERE uscc = :u"),
+                           {"u": near_border}).scalar_one() == "320382102002"
+    # A damaged file is rebuilt, not trusted.
+    for saved in cache.glob("grid-index-*.npz"):
+        saved.write_bytes(b"PK\x03\x04 truncated")
+    fourth = assign(session, cache_dir=cache)
+    assert (fourth["index"], fourth["changed"]) == ("built", 0)
+    assert assign(session, cache_dir=cache)["index"] == "loaded"
+    assert assign(session, cache_dir=None)["index"] == "built"
+
+
+def test_read_points_gives_ids_in_order_and_nan_without_a_location(toy_district, session):
+    import random
+
+    from gridmap.assign import read_points
+    from gridmap.auth import Scope
+    from gridmap.enterprises import save_enterprise
+    from gridmap.uscc import make_uscc
+
+    rng = random.Random(13)
+    for lon in (117.93, None, 118.07):
+        values = {"uscc": make_uscc(rng, "320382"), "name": f"厂{lon}", "address": "邳州市官湖镇丙村"}
+        if lon is not None:
+            values.update(lon=lon, lat=34.35)
+        save_enterprise(session, values, scope=Scope.everything())
+    expected = session.execute(text("SELECT id, ST_X(location), ST_Y(location) FROM enterprise ORDER BY id")).all()
+    raw = session.connection().connection.driver_connection
+    for chunk in (1, 2, 1_000_000):  # several statements or one
+        ids, lon, lat = read_points(raw, chunk=chunk)
+        assert ids.tolist() == [row[0] for row in expected]
+        assert [None if np.isnan(v) else v for v in lon] == [row[1] for row in expected]
+        assert [None if np.isnan(v) else v for v in lat] == [row[2] for row in expected]
+    ids, _, _ = read_points(raw, district="320399")
+    assert len(ids) == 0
+
+
+def test_locate_places_part_by_part_as_the_sql_path_does(toy_district, session, tmp_path):
+    """Parts read by the second thread and placed as they arrive give what the SQL path
+    gives, in id order, whatever the part size, the index built or loaded."""
+    import random
+
+    from gridmap.assign import locate
+    from gridmap.auth import Scope
+    from gridmap.enterprises import save_enterprise
+    from gridmap.placement import place_points
+    from gridmap.uscc import make_uscc
+
+    rng = random.Random(14)
+    for lon in (117.93, 118.1003, 118.2, None, 118.05, 117.99999):
+        values = {"uscc": make_uscc(rng, "320382"), "name": f"厂{lon}", "address": "邳州市官湖镇丙村"}
+        if lon is not None:
+            values.update(lon=lon, lat=34.35)
+        save_enterprise(session, values, scope=Scope.everything())
+    ids, lon, lat = (np.array(c) for c in zip(*session.execute(text(
+        "SELECT id, COALESCE(ST_X(location), 'NaN'), COALESCE(ST_Y(location), 'NaN') FROM enterprise ORDER BY id")).all()))
+    expected = place_points(session, set_id=toy_district.id, lon=lon, lat=lat, bulk_threshold=10**9)
+    for chunk, cache in ((1, None), (2, tmp_path), (1000, tmp_path)):
+        located = locate(session, set_id=toy_district.id, chunk=chunk, cache_dir=cache)
+        assert located["ids"].tolist() == ids.tolist()
+        assert located["codes"].tolist() == expected[0].tolist()
+        assert located["kinds"].tolist() == expected[1].tolist()
+        assert np.allclose(located["distance_m"], expected[2], equal_nan=True, atol=1e-6)
+    assert located["index"] == "loaded"
+    assert set(expected[1]) == {"exact", "snapped", "unplaced"}

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from shapely import LineString, Point, Polygon
 
 from gridmap.coords import (
+    CHINA_BBOX,
     COORD_SYSTEMS,
     REASONS,
     bd09_to_gcj02,
@@ -22,6 +23,7 @@ from gridmap.coords import (
     gcj02_to_bd09,
     gcj02_to_wgs84,
     geodesic_distance_m,
+    in_china,
     parse_crs,
     to_cgcs2000,
     transform_geometry,
@@ -334,10 +336,50 @@ def test_classify_lonlat_codes():
 
 
 def test_classify_lonlat_includes_the_south_china_sea_and_border_points():
-    # 曾母暗沙 Zengmu Ansha, 永兴岛 Yongxing, 黑瞎子岛 Heixiazi, 漠河 Mohe, the Pamirs.
-    lon = [112.28, 112.34, 135.08, 122.35, 73.5]
-    lat = [3.97, 16.83, 48.37, 53.56, 39.3]
+    # 曾母暗沙 Zengmu Ansha, 永兴岛 Yongxing, 黑瞎子岛 Heixiazi, China's northernmost point
+    # on the Amur above Mohe, the Pamirs.
+    lon = [112.28, 112.34, 135.08, 123.27, 73.5]
+    lat = [3.97, 16.83, 48.37, 53.55, 39.3]
     assert classify_lonlat(lon, lat).tolist() == ["ok"] * 5
+
+
+# City centres; the outline is China's land outline widened by a few km, so a town on a
+# land border (瑞丽 Ruili faces Myanmar across a street) is in, a neighbour's capital is not.
+INSIDE = {"邳州 Pizhou": (117.96, 34.33), "三亚 Sanya": (109.51, 18.25),
+          "乌鲁木齐 Urumqi": (87.62, 43.83), "漠河 Mohe": (122.54, 52.97),
+          "北极村 Beiji village": (122.35, 53.48), "瑞丽 Ruili": (97.85, 24.01),
+          "东兴 Dongxing": (107.97, 21.55), "香港 Hong Kong": (114.17, 22.32),
+          "澳门 Macau": (113.54, 22.19), "台北 Taipei": (121.56, 25.04)}
+OUTSIDE = {"Seoul": (126.98, 37.57), "Ulaanbaatar": (106.92, 47.92), "Hanoi": (105.85, 21.03),
+           "Pyongyang": (125.75, 39.02), "Vladivostok": (131.89, 43.12), "Almaty": (76.95, 43.24),
+           "Yellow Sea": (123.5, 35.0)}
+
+
+@pytest.mark.parametrize("place", INSIDE)
+def test_places_in_china_are_accepted(place):
+    assert str(classify_lonlat(*INSIDE[place])) == "ok"
+    assert check_lonlat(*INSIDE[place]) is None
+
+
+@pytest.mark.parametrize("place", OUTSIDE)
+def test_places_in_the_bounding_box_but_outside_china_are_rejected(place):
+    lon, lat = OUTSIDE[place]
+    x0, y0, x1, y1 = CHINA_BBOX
+    assert x0 <= lon <= x1 and y0 <= lat <= y1  # the old rectangle let them in
+    assert str(classify_lonlat(lon, lat)) == "outside_china"
+    with pytest.raises(OutsideChina) as caught:
+        check_lonlat(lon, lat)
+    assert "中国范围" in caught.value.zh and "outside China" in caught.value.en
+
+
+def test_in_china_is_vectorised_and_agrees_point_by_point():
+    places = {**INSIDE, **OUTSIDE}
+    lon = np.array([p[0] for p in places.values()] * 1000)
+    lat = np.array([p[1] for p in places.values()] * 1000)
+    inside = in_china(lon, lat)
+    assert inside.shape == lon.shape and inside.dtype == bool
+    assert inside.tolist() == [name in INSIDE for name in places] * 1000
+    assert in_china(np.nan, 34.0) is False and in_china(117.96, 34.33) is True
 
 
 def test_classify_lonlat_keeps_the_shape_and_every_code_has_a_reason():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
 
 import numpy as np
 import pytest
@@ -485,3 +486,35 @@ def test_shapes_are_kept_and_bad_input_is_refused_in_both_languages():
         GridIndex(["320382102001"], [Polygon()])
     with pytest.raises(InvalidGeometry):
         GridIndex(["320382102001"], [shapely.Point(117.9, 34.3)])
+
+
+# ------------------------------------------------------------------ saved indexes
+
+def test_a_saved_index_loads_back_and_answers_alike(tmp_path):
+    """What ``gridmap assign`` keeps per boundary set: every answer of the loaded index —
+    covering, border rule, snapping distances — is the built one's."""
+    shell = box(117.90, 34.30, 117.92, 34.32)
+    holed = Polygon(shell.exterior.coords, [box(117.905, 34.305, 117.915, 34.315).exterior.coords])
+    grids = {"320382102001": holed,
+             "320382102002": MultiPolygon([box(117.92, 34.30, 117.93, 34.31), box(117.92, 34.315, 117.93, 34.32)]),
+             **{code.replace("102", "103"): shapely.affinity.translate(g, 0, 0.02) for code, g in FOUR.items()}}
+    built = GridIndex(list(grids), list(grids.values()))
+    built.save(tmp_path / "index.npz")
+    loaded = GridIndex.load(tmp_path / "index.npz")
+    rng = np.random.default_rng(5)
+    x = np.r_[rng.uniform(117.899, 117.931, 20_000), shapely.get_coordinates(list(grids.values()))[:, 0]]
+    y = np.r_[rng.uniform(34.299, 34.341, 20_000), shapely.get_coordinates(list(grids.values()))[:, 1]]
+    for a, b in zip(built.place(x, y, tolerance_m=200), loaded.place(x, y, tolerance_m=200)):
+        assert np.array_equal(a, b) if a.dtype == object else np.array_equal(a, b, equal_nan=True)
+    assert repr(loaded) == repr(built) and len(loaded) == len(built)
+    assert set(built.place(x, y, tolerance_m=200)[1]) == {"exact", "snapped", "unplaced"}
+
+
+def test_a_file_that_is_not_a_saved_index_is_refused(tmp_path):
+    other = tmp_path / "other.npz"
+    np.savez(other, meta=np.array('{"format": -1}'))
+    with pytest.raises(ValueError):
+        GridIndex.load(other)
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(zipfile.BadZipFile):  # gridmap.spatial.cache rebuilds then
+        GridIndex.load(tmp_path / "broken.npz")

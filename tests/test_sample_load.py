@@ -91,3 +91,43 @@ def test_every_deliberate_case_is_placed_as_the_metadata_says(loaded):
     assert wrong == []
     kinds = {c["expected"] for c in cases["special"]}
     assert {"exact", "snapped", "unplaced", "conflict", "ambiguous"} <= kinds
+
+
+def test_load_uses_the_configured_sector_taxonomy(fresh_database, tmp_path):
+    """``gridmap sample load`` imports enterprises as ``gridmap import enterprises`` does,
+    with the deployment's sector taxonomy: a custom sector is that sector, not "other"."""
+    import random
+
+    from shapely.geometry import box
+
+    from gridmap.uscc import make_uscc
+    from tests.vector_files import write_layer
+
+    write_layer(tmp_path / "district.geojson",
+                [{"code": "320382", "name": "邳州市", "geometry": box(117.90, 34.30, 118.00, 34.40)}])
+    write_layer(tmp_path / "townships.geojson",
+                [{"code": "320382102", "name": "邳城镇", "geometry": box(117.90, 34.30, 118.00, 34.40)}])
+    uscc = make_uscc(random.Random(3), "320382")
+    (tmp_path / "enterprises.csv").write_text(
+        "uscc,name,address,lon,lat,coord_system,sector\n"
+        f"{uscc},邳城水产养殖场,,117.95,34.35,wgs84,水产养殖\n", encoding="utf-8")
+    sectors = tmp_path / "sectors.json"
+    sectors.write_text(json.dumps([{"id": "aquaculture", "zh": "水产养殖", "en": "Aquaculture"}],
+                                  ensure_ascii=False), encoding="utf-8")
+    settings = _test_settings(fresh_database)
+    settings.taxonomy.sectors_file = str(sectors)
+    engine = create_engine(fresh_database)
+
+    @contextmanager
+    def session_scope():
+        with Session(engine) as session:
+            yield session
+            session.commit()
+
+    summary = load_sample(session_scope, tmp_path, settings=settings, log=lambda line: None)
+    assert summary["enterprises"]["added"] == 1
+    with Session(engine) as session:
+        enterprise = session.scalar(select(Enterprise))
+        assert (enterprise.sector, enterprise.sector_raw, enterprise.grid_code) == \
+            ("aquaculture", None, "320382102")
+    engine.dispose()

@@ -503,6 +503,19 @@ def test_generation_is_byte_for_byte_deterministic(sample, tmp_path):
 
 
 @pytest.mark.slow
+def test_the_committed_sample_is_what_the_generator_writes(sample):
+    """``data/boundaries/pizhou`` is a fresh regeneration, byte for byte: a change to the
+    generator (or to the matcher, the converter, the outline check it relies on) that
+    changes the sample must come with the regenerated files."""
+    shipped = DATA / "boundaries" / "pizhou"
+    assert sorted(p.name for p in shipped.iterdir()) == sorted(p.name for p in sample.dir.iterdir())
+    for name in sorted(p.name for p in shipped.iterdir()):
+        fresh = hashlib.sha256((sample.dir / name).read_bytes()).hexdigest()
+        assert hashlib.sha256((shipped / name).read_bytes()).hexdigest() == fresh, (
+            f"data/boundaries/pizhou/{name} differs from `gridmap sample pizhou`'s output")
+
+
+@pytest.mark.slow
 def test_another_seed_gives_another_sample(sample, tmp_path):
     other = tmp_path / "other"
     summary = generate(other, seed=7)

@@ -67,6 +67,19 @@ class EnterprisePublic(BaseModel):
     placement_detail: dict
 
 
+class FieldWarning(BaseModel):
+    field: str
+    reason_zh: str
+    reason_en: str
+
+
+class EnterpriseSaved(EnterprisePublic):
+    """The saved enterprise and what was accepted with a warning (an unknown sector is
+    kept as ``other`` with its raw value), as an import reports it."""
+
+    warnings: list[FieldWarning]
+
+
 class EnterprisesPublic(BaseModel):
     data: list[EnterprisePublic]
     count: int
@@ -151,14 +164,14 @@ def import_register(request: Request, session: SessionDep, settings: SettingsDep
     return report.as_dict()
 
 
-@router.post("/enterprises", response_model=EnterprisePublic, status_code=201, summary="新增企业 / create an enterprise")
+@router.post("/enterprises", response_model=EnterpriseSaved, status_code=201, summary="新增企业 / create an enterprise")
 def create_enterprise(body: EnterpriseCreate, session: SessionDep, settings: SettingsDep, scope: WriterScope) -> dict:
     return core.save_enterprise(session, _values(body), scope=scope,
                                 tolerance_m=settings.placement.snap_tolerance_m,
                                 sectors=load_sectors(settings.taxonomy.sectors_file))
 
 
-@router.patch("/enterprises/{uscc}", response_model=EnterprisePublic, summary="修改企业 / update an enterprise")
+@router.patch("/enterprises/{uscc}", response_model=EnterpriseSaved, summary="修改企业 / update an enterprise")
 def update_enterprise(uscc: str, body: EnterpriseUpdate, session: SessionDep, settings: SettingsDep,
                       scope: WriterScope) -> dict:
     return core.save_enterprise(session, _values(body), scope=scope, uscc=uscc,
@@ -186,15 +199,21 @@ def list_enterprises(session: SessionDep, scope: ScopeDep, page: PageDep,
 
 
 @router.get("/ledgers/township/{code}", response_model=GridLedger, summary="一镇一册 / township ledger")
-def township_ledger(code: str, session: SessionDep, scope: ScopeDep, page: PageDep) -> dict:
-    return ledgers.grid_ledger(session, code=code, level="township", scope=scope, limit=page.limit, offset=page.offset)
+def township_ledger(code: str, session: SessionDep, settings: SettingsDep, scope: ScopeDep, page: PageDep) -> dict:
+    return ledgers.grid_ledger(session, code=code, level="township", scope=scope,
+                               sectors=load_sectors(settings.taxonomy.sectors_file),
+                               limit=page.limit, offset=page.offset)
 
 
 @router.get("/ledgers/village/{code}", response_model=GridLedger, summary="一村一册 / village ledger")
-def village_ledger(code: str, session: SessionDep, scope: ScopeDep, page: PageDep) -> dict:
-    return ledgers.grid_ledger(session, code=code, level="village", scope=scope, limit=page.limit, offset=page.offset)
+def village_ledger(code: str, session: SessionDep, settings: SettingsDep, scope: ScopeDep, page: PageDep) -> dict:
+    return ledgers.grid_ledger(session, code=code, level="village", scope=scope,
+                               sectors=load_sectors(settings.taxonomy.sectors_file),
+                               limit=page.limit, offset=page.offset)
 
 
 @router.get("/ledgers/department/{name}", response_model=DepartmentLedger, summary="一部门一册 / department ledger")
-def department_ledger(name: str, session: SessionDep, scope: ScopeDep, page: PageDep) -> dict:
-    return ledgers.department_ledger(session, department=name, scope=scope, limit=page.limit, offset=page.offset)
+def department_ledger(name: str, session: SessionDep, settings: SettingsDep, scope: ScopeDep, page: PageDep) -> dict:
+    return ledgers.department_ledger(session, department=name, scope=scope,
+                                     sectors=load_sectors(settings.taxonomy.sectors_file),
+                                     limit=page.limit, offset=page.offset)

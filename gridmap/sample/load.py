@@ -4,8 +4,9 @@ A sample directory holds boundary files per level (``district``, ``townships``,
 ``direct``, ``villages``, ``micro`` as ``.geojson`` or ``.gpkg``), ``persons.csv`` and
 ``enterprises.csv`` and ``hazards.csv`` (a hazard register, ``gridmap import hazards``). Boundaries go through
 :func:`gridmap.boundaries.import_boundaries` into a pending set that is activated at the
-end; persons and enterprises through their importers, exactly as ``gridmap import …``
-runs them. Loading is idempotent: when the active boundary set already holds these
+end; persons, enterprises and hazards through their importers, exactly as ``gridmap
+import …`` runs them — with the deployment's taxonomies (``GRIDMAP_TAXONOMY_*``), so a
+custom sector or hazard category loads as it would from the command line. Loading is idempotent: when the active boundary set already holds these
 boundary files (same names and sha256), the boundaries are left alone, and the person and
 enterprise imports are upserts that change nothing the second time.
 """
@@ -56,6 +57,7 @@ def load_sample(session_factory: Callable[[], AbstractContextManager[Session]], 
     """Load a sample directory; returns what was done."""
     from gridmap.enterprises import import_enterprises
     from gridmap.persons import import_persons
+    from gridmap.taxonomy import load_hazard_categories, load_sectors
 
     directory = Path(directory)
     files = boundary_files(directory)
@@ -87,6 +89,7 @@ def load_sample(session_factory: Callable[[], AbstractContextManager[Session]], 
         with session_factory() as session:
             report = import_enterprises(session, enterprises, settings=settings.imports,
                                         tolerance_m=settings.placement.snap_tolerance_m,
+                                        sectors=load_sectors(settings.taxonomy.sectors_file),
                                         write_rejects_file=False)
         summary["enterprises"] = {k: v for k, v in report.as_dict().items() if k not in ("rejected", "warnings")}
         log(f"企业 / enterprises: {report.rows} rows, {report.added} added, {report.updated} updated, "
@@ -97,7 +100,8 @@ def load_sample(session_factory: Callable[[], AbstractContextManager[Session]], 
 
         with session_factory() as session:
             report = import_hazards(session, hazards, settings=settings.hazards, import_settings=settings.imports,
-                                    tolerance_m=settings.placement.snap_tolerance_m)
+                                    tolerance_m=settings.placement.snap_tolerance_m,
+                                    categories=load_hazard_categories(settings.taxonomy.hazard_categories_file))
         summary["hazards"] = {k: v for k, v in report.items() if k != "rejected"} | {"rejected": len(report["rejected"])}
         log(f"隐患 / hazards: {report['rows']} rows, {report['added']} added, {report['unchanged']} already there, "
             f"{len(report['rejected'])} rejected")

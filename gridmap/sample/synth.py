@@ -17,9 +17,12 @@ persons and enterprises are synthetic.
 
 Geometry: an exact lattice construction
 ---------------------------------------
-Each district is one cell (0.5° × 0.4°) of a lattice over China's extent; the districts
-of a province take the free cells nearest the province's approximate centre, in code
-order, so the layout is the same whichever districts are generated. Inside a district,
+Each district is one cell (0.5° × 0.4°) of a lattice over China's extent, taken only
+where the cell widened by about 10 km lies in China's outline
+(:func:`gridmap.coords.in_china`), so that every point the generator writes, planted
+misplacements included, passes the import's "outside China" check; the districts of a
+province take the free cells nearest the province's approximate centre, in code order,
+so the layout is the same whichever districts are generated. Inside a district,
 a 2^k × 2^k grid of base cells (k chosen so that there are at least four cells per
 village) has its interior vertices jittered by up to a fifth of a cell (every cell stays
 a convex quadrilateral). The cells are taken in the order of a Hilbert curve (rotated or
@@ -37,17 +40,19 @@ Enterprises and persons
 Enterprises have valid USCCs registered in their district, names unique within their
 district, points at least ~10 m inside their village (6 decimals in their declared
 coordinate system: WGS84 45 %, GCJ-02 30 %, BD-09 10 %, address only 15 %) and addresses
-written from the real names, each written form checked on the platform's address matcher
-first. Persons follow the staffing standards of the Pizhou sample; phone numbers are
-unique nationwide by construction.
+written from the real names, each written form checked first on the platform's address
+matcher over the whole region (:func:`region_gazetteer`), so no record the manifest
+expects at its village is ambiguous once loaded. Persons follow the staffing standards
+of the Pizhou sample; phone numbers are unique nationwide by construction.
 
 Randomness and streaming
 ------------------------
 Everything random derives from ``np.random.SeedSequence(seed, spawn_key=(i,))`` where
 ``i`` is the district's position in the national register: a district's files do not
 depend on which other districts are generated (except for ``plant_defects``, whose plan
-covers the whole selection) and districts can be built in parallel processes
-(``workers``). Districts are built one at a time and their features and rows written as
+covers the whole selection, and for the rare address form dropped because another
+district of the selection makes it ambiguous) and districts can be built in parallel
+processes (``workers``). Districts are built one at a time and their features and rows written as
 they come, so memory stays flat however large the region.
 
 Planted defects
@@ -87,10 +92,11 @@ import shapely
 from shapely import MultiPolygon, Polygon
 from shapely.geometry import mapping
 
-from gridmap.address import AddressMatch, Gazetteer, GazetteerEntry, core_name, name_variants
-from gridmap.coords import from_cgcs2000
+from gridmap.address import AddressMatch, core_name, name_variants
+from gridmap.coords import china_outline, from_cgcs2000
 from gridmap.coverage import lonlat_area_m2
 from gridmap.errors import InvalidFile, InvalidInput
+from gridmap.placement import GazetteerBook
 from gridmap.sample import names as naming
 from gridmap.sample.pizhou import (
     _ABOVE_SCALE_SHARE,
@@ -117,10 +123,11 @@ __all__ = [
     "district_layout",
     "generate",
     "plan_region",
+    "region_gazetteer",
 ]
 
 #: Bumped whenever the output for a given seed and options changes.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 DEFAULT_SEED = 2978
 DIVISIONS_DIR = Path(__file__).resolve().parents[2] / "data" / "divisions"
 
@@ -130,10 +137,15 @@ DIVISIONS_DIR = Path(__file__).resolve().parents[2] / "data" / "divisions"
 #: (degrees of longitude, latitude): about 46 × 44 km at 34°N.
 LATTICE_ORIGIN = (74.0, 18.0)
 CELL_DEGREES = (0.5, 0.4)
-#: Columns × rows: longitude 74.0-134.5, latitude 18.0-53.2. Districts use every cell
-#: but the outermost ring, so points planted up to 10 km outside a district stay inside
-#: China's extent (:data:`gridmap.coords.CHINA_BBOX`) and the GCJ-02 region.
+#: Columns × rows: longitude 74.0-134.5, latitude 18.0-53.2. Districts use the cells that,
+#: widened by :data:`_MARGIN_DEG`, lie in China's outline (4,412 cells, never the outermost
+#: ring), so points planted up to 10 km outside a district stay in China
+#: (:func:`gridmap.coords.in_china`) and inside the GCJ-02 region.
 LATTICE_SHAPE = (121, 88)
+#: Margin (degrees of latitude; of longitude divided by the cosine of the latitude) around
+#: a district cell that must lie in China: 10 km of planted misplacement plus the up to
+#: ~1 km between a point and its GCJ-02/BD-09 reading.
+_MARGIN_DEG = 0.1
 _LON0, _LAT0 = LATTICE_ORIGIN
 _DX, _DY = CELL_DEGREES
 # Interior vertices move by up to this fraction of a base cell in each axis; below 0.25
@@ -386,7 +398,7 @@ def district_layout(area_codes: list[str]) -> dict[str, tuple[int, int]]:
     col, row = col.ravel(), row.ravel()
     centre_lon = _LON0 + (col + 0.5) * _DX
     centre_lat = _LAT0 + (row + 0.5) * _DY
-    free = np.ones(len(col), dtype=bool)
+    free = _cells_in_china(col, row)
     by_province: dict[str, list[str]] = defaultdict(list)
     for code in sorted(area_codes):
         by_province[code[:2]].append(code)
@@ -397,12 +409,21 @@ def district_layout(area_codes: list[str]) -> dict[str, tuple[int, int]]:
         order = np.lexsort((row, col, distance))
         order = order[free[order]]
         codes = by_province[province]
-        if len(order) < len(codes):  # pragma: no cover - the lattice has 10,000 cells
+        if len(order) < len(codes):  # pragma: no cover - 4,412 cells for 2,978 districts
             raise InvalidInput("网格布局空间不足", "the lattice has no room for every district")
         for code, cell in zip(codes, order[: len(codes)]):
             layout[code] = (int(col[cell]), int(row[cell]))
             free[cell] = False
     return layout
+
+
+def _cells_in_china(col: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Which lattice cells, widened by :data:`_MARGIN_DEG`, lie in China's outline."""
+    south = _LAT0 + row * _DY - _MARGIN_DEG
+    north = _LAT0 + (row + 1) * _DY + _MARGIN_DEG
+    dx = _MARGIN_DEG / np.cos(np.radians(north))
+    boxes = shapely.box(_LON0 + col * _DX - dx, south, _LON0 + (col + 1) * _DX + dx, north)
+    return shapely.covers(china_outline(), boxes)
 
 
 def _lattice_order(villages: int) -> int:
@@ -953,19 +974,23 @@ def _ring_coordinates(geom: Polygon) -> list[list[float]]:
 # --------------------------------------------------------------------------- the district
 
 
-def _places(match: AddressMatch, village: str, township: str, single: bool) -> bool:
+def _places(match: AddressMatch | None, village: str, township: str, single: bool) -> bool:
     """Whether an address-only record with this match is placed in ``village``."""
+    if match is None:
+        return False
     if match.status == "matched":
         return match.village_code == village
     # Naming a township of one village names the village (gridmap.placement.resolve).
     return single and match.status == "township_only" and match.township_code == township
 
 
-def _agrees(match: AddressMatch, village: str, township: str) -> bool:
+def _agrees(match: AddressMatch | None, village: str, township: str) -> bool:
     """Whether a point in ``village`` and this match make no conflict.
 
     The negation of the platform's rule (``gridmap.placement._disagrees``).
     """
+    if match is None:
+        return True
     if match.village_code:
         return match.village_code == village
     if match.status == "ambiguous" and match.candidates:
@@ -975,11 +1000,24 @@ def _agrees(match: AddressMatch, village: str, township: str) -> bool:
     return True
 
 
+def region_gazetteer(specs: list[DistrictSpec]) -> GazetteerBook:
+    """The platform's gazetteer (:class:`gridmap.placement.GazetteerBook`) of a region,
+    as it will be once the region is loaded: what every written address is checked on."""
+    rows = []
+    for spec in specs:
+        rows.append((spec.code, spec.name, "district", None, spec.code))
+        for township in spec.townships:
+            rows.append((township.code, township.name, "township", spec.code, spec.code))
+            rows += [(v[0], v[1], "village", township.code, spec.code) for v in township.villages]
+    return GazetteerBook.from_rows(rows)
+
+
 class _District:
     """Builds one district; see :func:`build_district`."""
 
-    def __init__(self, spec: DistrictSpec, seed: int) -> None:
+    def __init__(self, spec: DistrictSpec, seed: int, region: GazetteerBook) -> None:
         self.spec = spec
+        self.region = region
         self.streams = _Streams(seed, spec.index)
         self.lattice = _Lattice(spec, self.streams.numpy("geometry"))
         self.village_list = [(t, v) for t in spec.townships for v in t.villages]
@@ -997,12 +1035,14 @@ class _District:
     def _address_material(self) -> None:
         """Roads, address prefixes and the written forms of every village.
 
-        Each form is tried on the platform's own address matcher
-        (:class:`gridmap.address.Gazetteer` of this district) before it is used: a
-        record with coordinates is written only with forms that agree with its point
-        (the village itself, or its township alone), a record with an address only with
-        forms that find its village. Real names are irregular enough ("东风路白庙社区"
-        next to "白庙村") that no rule of thumb gets this right everywhere.
+        Each form is tried, with each of the three prefixes, on the platform's own
+        matcher over the **whole region** (:func:`region_gazetteer`, as
+        :mod:`gridmap.placement` will use it once loaded) before it is used: a record
+        with coordinates is written only with forms that agree with its point (the
+        village itself, or its township alone), a record with an address only with forms
+        that find its village wherever else in the region similar names are ("连云港市"
+        holds the name of 连云区; 射阳湖镇 of 射阳县). Real names are irregular enough
+        ("东风路白庙社区" next to "白庙村") that no rule of thumb gets this right everywhere.
         """
         spec = self.spec
         rng = self.streams.python("names")
@@ -1018,10 +1058,6 @@ class _District:
         self.prefixes = (f"{province}{city}{spec.name}", f"{city}{spec.name}", spec.name)
         self.township_of_village = self.lattice.village_township
 
-        entries = [GazetteerEntry(spec.code, spec.name, "district", None)]
-        entries += [GazetteerEntry(t.code, t.name, "township", spec.code) for t in spec.townships]
-        entries += [GazetteerEntry(v[0], v[1], "village", t.code) for t, v in self.village_list]
-        gazetteer = Gazetteer(entries, province=spec.province_name, city=spec.city_name)
         self.located_texts: list[tuple[str, ...]] = []
         self.address_texts: list[tuple[str, ...]] = []
         for index, (township, village) in enumerate(self.village_list):
@@ -1032,19 +1068,13 @@ class _District:
             forms = [preferred, name] if preferred != name and preferred in name_variants(name, "village") \
                 else [name]
             road = self.roads[int(self.township_of_village[index])][0]
-            probe = self.prefixes[1] + township.name + "{}" + road + "1号"
-            placing, agreeing = [], []
-            for form in forms:
-                match = gazetteer.match(probe.format(form))
-                if _places(match, code, township.code, single):
-                    placing.append(form)
-                elif _agrees(match, code, township.code):
-                    agreeing.append(form)
+            probes = [prefix + township.name + "{}" + road + "1号" for prefix in self.prefixes]
+            placing = [f for f in forms if self._places(probes, f, code, township.code, single)]
+            agreeing = [f for f in forms if f not in placing and self._agrees(probes, f, code, township.code)]
             if not placing:
-                match = gazetteer.match(probe.format(""))
-                if _places(match, code, township.code, single):
+                if self._places(probes, "", code, township.code, single):
                     placing.append("")
-                elif _agrees(match, code, township.code):
+                elif self._agrees(probes, "", code, township.code):
                     agreeing.append("")
             if placing:
                 # The usual short form twice as often as the full name.
@@ -1058,6 +1088,15 @@ class _District:
         # (nor conflicts): across the country such an address is ambiguous.
         self.address_ok = np.array([bool(t) and spec.addresses_unique for t in self.address_texts],
                                    dtype=bool)
+
+    def _places(self, probes: list[str], form: str, village: str, township: str, single: bool) -> bool:
+        """The form, after every prefix, places an address-only record in the village."""
+        return all(_places(self.region.match(p.format(form)), village, township, single) for p in probes)
+
+    def _agrees(self, probes: list[str], form: str, village: str, township: str) -> bool:
+        """The form, after every prefix, does not conflict with a point in the village."""
+        return all(_agrees(self.region.match(p.format(form), self.spec.code), village, township)
+                   for p in probes)
 
     def address(self, rng: random.Random, village: int, *, by_address: bool = False) -> str:
         """An address in ``village`` (one record; :meth:`_names_and_addresses` does many).
@@ -1587,11 +1626,11 @@ def _safety_plan(population: int, enterprises: int, rng: random.Random, fault: s
     return plan
 
 
-def build_district(spec: DistrictSpec, seed: int) -> DistrictOutput:
+def build_district(spec: DistrictSpec, seed: int, region: GazetteerBook | None = None) -> DistrictOutput:
     """Build one district: its features, rows and planted defects.
 
-    A pure function of ``spec`` and ``seed`` (the same arguments give the same output in
-    any process), so districts can be built in parallel and written in order.
+    A pure function of its arguments (the same arguments give the same output in any
+    process), so districts can be built in parallel and written in order.
 
     Parameters
     ----------
@@ -1599,12 +1638,18 @@ def build_district(spec: DistrictSpec, seed: int) -> DistrictOutput:
         The district (from :func:`plan_region`), with the defects assigned to it.
     seed
         The region's seed.
+    region
+        The gazetteer of the whole region (:func:`region_gazetteer`) the addresses are
+        checked on; default this district's alone.
 
     Returns
     -------
     DistrictOutput
     """
-    district = _District(spec, seed)
+    if region is None:
+        region = region_gazetteer([spec])
+    district = _District(spec, seed, region)
+    region.forget()  # the gazetteers this district's addresses touched
     district.plant_geometry()
     district.enterprises()
     district.plant_enterprises()
@@ -1700,27 +1745,43 @@ def _layer_metadata(seed: int) -> dict[str, Any]:
     }
 
 
+#: The region's gazetteer in a worker process (handed over once, at fork).
+_worker_region: GazetteerBook | None = None
+
+
+def _start_worker(region: GazetteerBook) -> None:
+    global _worker_region
+    _worker_region = region
+
+
+def _build_in_worker(spec: DistrictSpec, seed: int) -> DistrictOutput:
+    return build_district(spec, seed, _worker_region)
+
+
 def _districts_in_order(plan: RegionPlan, workers: int) -> Iterator[DistrictOutput]:
+    region = region_gazetteer(plan.districts)
     if workers <= 1 or len(plan.districts) < 2:
         for spec in plan.districts:
-            yield build_district(spec, plan.seed)
+            yield build_district(spec, plan.seed, region)
         return
     import multiprocessing
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    # Forked workers inherit the region's gazetteer instead of receiving it per task.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                             initializer=_start_worker, initargs=(region,)) as pool:
         # A bounded window of districts in flight keeps memory flat.
         window = 4 * workers
         pending = []
         specs = iter(plan.districts)
         for spec in specs:
-            pending.append(pool.submit(build_district, spec, plan.seed))
+            pending.append(pool.submit(_build_in_worker, spec, plan.seed))
             if len(pending) >= window:
                 break
         while pending:
             yield pending.pop(0).result()
             spec = next(specs, None)
             if spec is not None:
-                pending.append(pool.submit(build_district, spec, plan.seed))
+                pending.append(pool.submit(_build_in_worker, spec, plan.seed))
 
 
 def generate(
