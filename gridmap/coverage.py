@@ -143,10 +143,12 @@ from gridmap.settings import CoverageSettings
 __all__ = [
     "SCORE_FORMULA",
     "SCORE_WEIGHTS",
+    "STATUS_NAMES",
     "STATUS_THRESHOLDS",
     "GeometryDefects",
     "activity_sources",
     "coverage_report",
+    "describe_failure",
     "geometry_defects",
     "last_activity",
     "lonlat_area_m2",
@@ -169,6 +171,46 @@ STATUS_THRESHOLDS = {"ok": 90, "warning": 70}
 BAD_PLACEMENTS = {"unplaced": 1.0, "ambiguous": 1.0, "conflict": 1.0, "snapped": 0.5}
 #: The "N" of the "1+2+N" team when CoverageSettings has no ``min_other_staff``.
 DEFAULT_MIN_OTHER_STAFF = 1
+
+#: What each status is called (zh, en) — the same words on the dashboard (web/i18n.js
+#: ``status.*``), in the leader's report and in the CLI.
+STATUS_NAMES = {"ok": ("正常", "OK"), "warning": ("预警", "Warning"), "problem": ("问题", "Problem"),
+                "unknown": ("未评估", "Not assessed")}
+#: A township staffing failure in words, by its ``part`` (zh, en); ``{required}``,
+#: ``{actual}`` and ``{missing}`` are filled in. The dashboard has the same texts
+#: (web/i18n.js ``part.*``).
+FAILURE_TEXTS = {
+    "safety_staff": (
+        "安全员按常住人口配备不足：应有 {required} 名，实有 {actual} 名，缺 {missing} 名",
+        "too few safety staff for the population: {required} required, {actual} in post, {missing} missing"),
+    "full_time_safety_staff": (
+        "辖区企业数达到专职配备标准，专职安全员不足：应有 {required} 名，实有 {actual} 名，缺 {missing} 名",
+        "too few full-time safety staff for the enterprises: {required} required, {actual} in post, {missing} missing"),
+    "director": (
+        "“1+2+N”队伍缺负责人：没有专职的具体责任人（“1”）",
+        "the \"1+2+N\" team has no director: no full-time directly responsible person (the \"1\")"),
+    "certified_professionals": (
+        "“1+2+N”队伍持执法证专业人员不足：应有 {required} 名，实有 {actual} 名，缺 {missing} 名",
+        "the \"1+2+N\" team lacks certified professionals: {required} required, {actual} in post, {missing} missing"),
+    "team_size": (
+        "“1+2+N”队伍安全员总数不足：应有 {required} 名，实有 {actual} 名，缺 {missing} 名",
+        "the \"1+2+N\" team is too small: {required} safety staff required, {actual} in post, {missing} missing"),
+}
+
+
+def describe_failure(failure: dict, lang: str = "zh") -> str:
+    """A township staffing failure (an item of ``townships_understaffed[].failures``) as a
+    sentence naming what is missing.
+
+    >>> describe_failure({"rule": "team_1_2_n", "part": "director", "required": 1, "actual": 0})
+    '“1+2+N”队伍缺负责人：没有专职的具体责任人（“1”）'
+    >>> describe_failure({"rule": "staff_per_population", "part": "safety_staff", "required": 7, "actual": 5})
+    '安全员按常住人口配备不足：应有 7 名，实有 5 名，缺 2 名'
+    """
+    zh, en = FAILURE_TEXTS[failure["part"]]
+    return (zh if lang == "zh" else en).format(required=failure["required"], actual=failure["actual"],
+                                               missing=failure["required"] - failure["actual"])
+
 
 SCORE_FORMULA = {
     "score": "100 - (coverage + first_responsible + staffing + enterprises + stale), clamped to 0..100",

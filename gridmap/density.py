@@ -72,14 +72,13 @@ def ensure_cells(session: Session, cells: dict[int, set[int]]) -> None:
     if not missing:
         return
     raw = session.connection().connection.driver_connection
-    with raw.cursor() as cur:
-        with cur.copy("COPY h3_cell (res, cell, lon, lat, geom) FROM STDIN") as copy:
-            for res, cell in missing:
-                lat, lon = h3.cell_to_latlng(cell)
-                ring = [(x, y) for y, x in h3.cell_to_boundary(cell)]
-                ring.append(ring[0])
-                wkt = "POLYGON((" + ",".join(f"{x!r} {y!r}" for x, y in ring) + "))"
-                copy.write_row((res, cell, lon, lat, f"SRID=4490;{wkt}"))
+    with raw.cursor() as cur, cur.copy("COPY h3_cell (res, cell, lon, lat, geom) FROM STDIN") as copy:
+        for res, cell in missing:
+            lat, lon = h3.cell_to_latlng(cell)
+            ring = [(x, y) for y, x in h3.cell_to_boundary(cell)]
+            ring.append(ring[0])
+            wkt = "POLYGON((" + ",".join(f"{x!r} {y!r}" for x, y in ring) + "))"
+            copy.write_row((res, cell, lon, lat, f"SRID=4490;{wkt}"))
 
 
 def refresh_density(session: Session, districts: Iterable[str] | None = None) -> int:
@@ -112,10 +111,10 @@ def refresh_density(session: Session, districts: Iterable[str] | None = None) ->
                 entry[1] += weighted
             cells[res].add(parent)
     raw = session.connection().connection.driver_connection
-    with raw.cursor() as cur:
-        with cur.copy("COPY enterprise_density (res, cell, home_code, district_code, enterprises, weighted) FROM STDIN") as copy:
-            for (res, cell, home), (count, weighted) in totals.items():
-                copy.write_row((res, cell, home, home[:6], count, weighted))
+    copy_sql = "COPY enterprise_density (res, cell, home_code, district_code, enterprises, weighted) FROM STDIN"
+    with raw.cursor() as cur, cur.copy(copy_sql) as copy:
+        for (res, cell, home), (count, weighted) in totals.items():
+            copy.write_row((res, cell, home, home[:6], count, weighted))
     ensure_cells(session, cells)
     if len(totals) > 1000:
         session.execute(text("ANALYZE enterprise_density"))

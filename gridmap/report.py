@@ -6,7 +6,10 @@ and its coverage problems, plus summary tables (staffing by village, enterprises
 sector and placement, problems to fix). Leaflet's JavaScript and CSS are inlined from
 the copy vendored in ``web/vendor`` and folium's CDN defaults are removed, so the file
 opens offline (a government intranet, an e-mail attachment); no basemap is used — the
-grid boundaries are the map.
+grid boundaries are the map. Statuses use the dashboard's words
+(:data:`gridmap.coverage.STATUS_NAMES`), staffing failures say what is missing
+(:func:`gridmap.coverage.describe_failure`), sectors are named by the deployment's
+taxonomy, and the scale bar is metric only.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -24,12 +28,12 @@ from sqlalchemy.orm import Session
 from gridmap.auth import Scope
 from gridmap.boundaries import require_active_set
 from gridmap.codes import level_of_code
-from gridmap.coverage import coverage_report
+from gridmap.coverage import STATUS_NAMES, coverage_report, describe_failure
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.models import ROLE_NAMES_ZH, Grid
 from gridmap.queries.grids import persons_by_role
 from gridmap.settings import CoverageSettings
-from gridmap.taxonomy import load_sectors
+from gridmap.taxonomy import Taxonomy, load_sectors
 
 VENDOR = Path(__file__).resolve().parents[1] / "web" / "vendor" / "leaflet"
 STATUS_COLOURS = {"ok": "#2e7d32", "warning": "#f9a825", "problem": "#c62828", "unknown": "#78909c"}
@@ -37,7 +41,10 @@ PLACEMENT_COLOURS = {"exact": "#1565c0", "address": "#6a1b9a", "snapped": "#ef6c
                      "ambiguous": "#8d6e63", "unplaced": "#212121"}
 PLACEMENT_ZH = {"exact": "坐标落格", "address": "地址落格", "snapped": "就近吸附", "conflict": "地址与坐标不符",
                 "ambiguous": "地址多义", "unplaced": "未落格"}
-STATUS_ZH = {"ok": "正常", "warning": "关注", "problem": "问题", "unknown": "未检查"}
+STATUS_ZH = {status: names[0] for status, names in STATUS_NAMES.items()}
+#: Coverage problems as the dashboard's legend names them: (word, what it means).
+PROBLEM_ZH = {"gaps": ("缺口", "未被下级网格覆盖"), "overlaps": ("重叠", "两个网格重复划定"),
+              "outside_parent": ("越界", "超出上级网格")}
 
 
 def _leaflet_assets() -> tuple[str, str]:
@@ -60,15 +67,24 @@ def _leaflet_assets() -> tuple[str, str]:
 
 def _offline_map(bounds):
     import folium
+    from branca.element import MacroElement
+    from jinja2 import Template
 
     class OfflineMap(folium.Map):
         # No CDN: Leaflet is inlined below; folium's jQuery/Bootstrap/awesome-markers are
         # not needed for polygons, circle markers, tooltips and popups.
-        default_js: list = []
-        default_css: list = []
+        default_js: ClassVar[list] = []
+        default_css: ClassVar[list] = []
+
+    class MetricScale(MacroElement):
+        # folium's control_scale shows miles and feet too; a Chinese report is metric.
+        _template = Template("""{% macro script(this, kwargs) %}
+            L.control.scale({imperial: false, metric: true}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}""")
 
     fmap = OfflineMap(location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2], zoom_start=12,
-                      tiles=None, control_scale=True, prefer_canvas=False)
+                      tiles=None, control_scale=False, prefer_canvas=False)
+    MetricScale().add_to(fmap)
     js, css = _leaflet_assets()
     fmap.get_root().header.add_child(folium.Element(f"<style>{css}</style>"), name="leaflet_css")
     fmap.get_root().header.add_child(folium.Element(f"<script>{js}</script>"), name="leaflet_js")
@@ -86,9 +102,30 @@ def _table(headers: list[str], rows: list[list], cls: str = "") -> str:
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def _coverage_rows(report: dict, names: dict[str, str]) -> list[list[str]]:
+    """One row per gap, overlap or outside piece: kind, the grids concerned (both codes of
+    an overlap; the parent of a gap; the child sticking out), the parent, area in m²."""
+    def named(code: str) -> str:
+        return f"{code} {names[code]}" if code in names else code
+
+    rows = []
+    for key in ("gaps", "overlaps", "outside_parent"):
+        for feature in report[key]["features"]:
+            props = feature["properties"]
+            codes = props.get("codes") or [props.get("code") or props["parent_code"]]
+            rows.append(["{}（{}）".format(*PROBLEM_ZH[key]), " × ".join(named(c) for c in codes), named(props["parent_code"]),
+                         f"{props['area_m2']:,.1f}"])
+    return rows
+
+
 def township_report(session: Session, code: str, *, scope: Scope | None = None,
-                    settings: CoverageSettings | None = None, now: datetime | None = None) -> str:
-    """The HTML of a township's report (see the module docstring)."""
+                    settings: CoverageSettings | None = None, sectors: Taxonomy | None = None,
+                    now: datetime | None = None) -> str:
+    """The HTML of a township's report (see the module docstring).
+
+    ``sectors``: the deployment's sector taxonomy (``settings.taxonomy.sectors_file``);
+    the built-in one when None.
+    """
     import folium
 
     scope = scope or Scope.everything()
@@ -102,7 +139,7 @@ def township_report(session: Session, code: str, *, scope: Scope | None = None,
     report = coverage_report(session, code, set_id=boundary_set.id, scope=scope, settings=settings, now=now)
     status_by_code = {g["code"]: g for g in report["grids"]}
     grids = session.execute(text(
-        "SELECT code, name, level, population, ST_AsGeoJSON(geom, 6) FROM grid"
+        "SELECT code, name, level, population, ST_AsGeoJSON(geom, 6, 0) FROM grid"
         " WHERE set_id = :s AND code LIKE :p ORDER BY code"), {"s": boundary_set.id, "p": code + "%"}).all()
     bounds = session.execute(text("SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM grid"
                                   " WHERE set_id = :s AND code = :c"), {"s": boundary_set.id, "c": code}).one()
@@ -130,19 +167,19 @@ def township_report(session: Session, code: str, *, scope: Scope | None = None,
         ).add_to(layer)
     layer.add_to(fmap)
 
-    problems = folium.FeatureGroup(name="覆盖问题（缝隙/重叠/越界）", show=True)
-    for key, zh in (("gaps", "缝隙"), ("overlaps", "重叠"), ("outside_parent", "越界")):
+    problems = folium.FeatureGroup(name="覆盖问题（缺口/重叠/越界）", show=True)
+    for key, (word, _meaning) in PROBLEM_ZH.items():
         for feature in report[key]["features"]:
             props = feature["properties"]
             folium.GeoJson(feature["geometry"], style_function=lambda _f: {"color": "#b71c1c", "weight": 2,
                                                                           "fillColor": "#e53935", "fillOpacity": 0.6},
-                           tooltip=f"{zh} {props['area_m2']:,.0f} m²").add_to(problems)
+                           tooltip=f"{word} {props['area_m2']:,.0f} m²").add_to(problems)
     problems.add_to(fmap)
 
     enterprises = session.execute(text(
         "SELECT uscc, name, sector, risk_level, placement, ST_X(location), ST_Y(location) FROM enterprise"
         " WHERE home_code LIKE :p ORDER BY uscc"), {"p": code + "%"}).all()
-    sectors = load_sectors()
+    sectors = sectors or load_sectors()
     points = folium.FeatureGroup(name="企业（按落格结果着色）", show=True)
     for uscc, name, sector, risk, placement, lon, lat in enterprises:
         if lon is None:
@@ -182,8 +219,9 @@ def township_report(session: Session, code: str, *, scope: Scope | None = None,
         info = status_by_code.get(grid_code, {"score": "", "status": "unknown"})
         village_rows.append([grid_code, name, population or "", first, len(roles.get("patrol_officer", [])),
                              info["score"], STATUS_ZH[info["status"]]])
-    understaffed = [[t["code"], t["name"], "；".join(f"{f['rule']}：需 {f['required']}，实有 {f['actual']}"
-                                                   for f in t["failures"])] for t in report["townships_understaffed"]]
+    understaffed = [[t["code"], t["name"], describe_failure(f)]
+                    for t in report["townships_understaffed"] for f in t["failures"]]
+    coverage_rows = _coverage_rows(report, {grid[0]: grid[1] for grid in grids})
     short = [[v["code"], v["name"], v["patrol_officers"], v["required"]] for v in report["villages_understaffed"]]
     problem_rows = [[e["uscc"], e["name"], PLACEMENT_ZH[kind]] for kind in ("unplaced", "conflict", "ambiguous", "snapped")
                     for e in report["enterprises"][kind]]
@@ -205,7 +243,9 @@ def township_report(session: Session, code: str, *, scope: Scope | None = None,
         <div><b>{report['gaps']['count'] + report['overlaps']['count'] + report['outside_parent']['count']}</b><span>覆盖问题</span></div>
       </div>
       <h2>需要处理的问题</h2>
-      {_table(['编码', '名称', '问题'], understaffed, 'warn') if understaffed else '<p>街道/镇人员配备达标。</p>'}
+      {_table(['类型', '涉及网格', '所在上级网格', '面积（m²）'], coverage_rows, 'warn coverage') if coverage_rows
+       else '<p>网格边界无缺口、重叠或越界。</p>'}
+      {_table(['编码', '名称', '人员配备问题'], understaffed, 'warn') if understaffed else '<p>街道/镇人员配备达标。</p>'}
       {_table(['编码', '村/社区', '巡查员', '应有'], short, 'warn') if short else '<p>各村/社区巡查员配备达标。</p>'}
       {_table(['统一社会信用代码', '企业', '落格情况'], problem_rows, 'warn') if problem_rows else '<p>所有企业均已落格。</p>'}
       <h2>村/社区网格与责任人</h2>

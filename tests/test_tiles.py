@@ -125,3 +125,107 @@ def test_tile_and_layer_routes(client, district_with_points, login):
     leader = login("township_leader", "320382103")
     mine = client.get("/api/v1/layers/grids", params={"level": "village"}, headers=leader).json()
     assert {f["properties"]["code"] for f in mine["features"]} == {"320382103001", "320382103002"}
+
+
+# ---------------------------------------------------------------- dense tiles stay small
+
+DENSE_TILE = (12, *_tile_xy(117.93, 34.35, 12))  # spans 117.861-117.949 lon, 34.307-34.380 lat
+
+
+def _points_in(tile: tuple[int, int, int], count: int, seed: int) -> tuple[list[float], list[float]]:
+    """``count`` seeded points well inside a tile (a margin of 10 %, so every resolution-9
+    hexagon centroid of the aggregates lies in the tile too)."""
+    import math
+
+    z, x, y = tile
+    n = 2**z
+    west, east = x / n * 360 - 180, (x + 1) / n * 360 - 180
+    north = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n))))
+    south = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 1) / n))))
+    rng = random.Random(seed)
+    lon = [west + (east - west) * rng.uniform(0.1, 0.9) for _ in range(count)]
+    lat = [south + (north - south) * rng.uniform(0.1, 0.9) for _ in range(count)]
+    return lon, lat
+
+
+def _insert_enterprises(session, count: int, *, name_chars: int = 0, seed: int = 11) -> None:
+    """``count`` enterprises in :data:`DENSE_TILE`, inserted in one statement (a realistic
+    name, a USCC, sector, risk, placement), then the H3 aggregates refreshed."""
+    from sqlalchemy import text
+
+    from gridmap.density import cells_r9
+
+    lon, lat = _points_in(DENSE_TILE, count, seed)
+    session.execute(text("""
+        INSERT INTO enterprise (uscc, name, sector, risk_level, placement, location, grid_code, village_code,
+                                township_code, district_code, home_code, h3_r9)
+        SELECT '9132' || lpad((:offset + i)::text, 14, '0'),
+               '邳州市' || (:offset + i) || '号' || repeat('精细化工', :pad) || '机械制造有限公司',
+               'general_manufacturing', (ARRAY['major','high','medium','low'])[1 + i % 4], 'exact',
+               ST_SetSRID(ST_MakePoint(lon, lat), 4490),
+               '320382102001', '320382102001', '320382102', '320382', '320382102001', cell
+        FROM unnest(CAST(:lon AS float8[]), CAST(:lat AS float8[]), CAST(:cell AS bigint[]))
+             WITH ORDINALITY AS p(lon, lat, cell, i)
+    """), {"lon": lon, "lat": lat, "cell": cells_r9(lon, lat), "offset": seed * 100_000, "pad": name_chars // 4})
+    refresh_density(session)
+
+
+def test_a_dense_enterprise_tile_is_aggregated_and_stays_under_500_kb(session, toy_district):
+    _insert_enterprises(session, 12_000)
+    data = render_tile(session, "enterprises", *DENSE_TILE, scope=Scope.everything(), set_id=toy_district.id)
+    assert len(data) < 500_000, f"{len(data):,} bytes"
+    layers = _decode(data)
+    assert set(layers) == {"enterprises_aggregated"}
+    features = layers["enterprises_aggregated"]["features"]
+    assert sum(f["properties"]["count"] for f in features) == 12_000
+    assert {f["properties"]["res"] for f in features} == {9}
+    # A township leader's tile of the same place aggregates too, with the same totals.
+    leader = Scope(code="320382102", role="township_leader")
+    scoped = _decode(render_tile(session, "enterprises", *DENSE_TILE, scope=leader, set_id=toy_district.id))
+    assert sum(f["properties"]["count"] for f in scoped["enterprises_aggregated"]["features"]) == 12_000
+    # Zoomed in far enough, the same enterprises are single points again.
+    z, x, y = DENSE_TILE
+    inner = _decode(render_tile(session, "enterprises", z + 3, x * 8 + 4, y * 8 + 4, scope=Scope.everything(),
+                                set_id=toy_district.id))
+    assert set(inner) == {"enterprises"}
+    assert 0 < len(inner["enterprises"]["features"]) < 4_000
+    assert inner["enterprises"]["features"][0]["properties"]["uscc"].startswith("9132")
+
+
+def test_a_point_tile_too_heavy_for_its_count_is_aggregated_too(session, toy_district):
+    """3,900 points (under the count limit) with 150-character names would make a raw
+    tile of about 1.9 MB: the byte check sends the aggregates instead."""
+    _insert_enterprises(session, 3_900, name_chars=140, seed=12)
+    data = render_tile(session, "enterprises", *DENSE_TILE, scope=Scope.everything(), set_id=toy_district.id)
+    assert len(data) < 500_000, f"{len(data):,} bytes"
+    layers = _decode(data)
+    assert set(layers) == {"enterprises_aggregated"}
+    assert sum(f["properties"]["count"] for f in layers["enterprises_aggregated"]["features"]) == 3_900
+
+
+def test_a_dense_hazard_tile_is_aggregated(session, toy_district):
+    from sqlalchemy import text
+
+    from gridmap.density import RESOLUTIONS, ensure_cells, hazard_cells
+
+    lon, lat = _points_in(DENSE_TILE, 6_000, 13)
+    cells = [hazard_cells(x, y) for x, y in zip(lon, lat)]
+    session.execute(text("""
+        INSERT INTO hazard (location, placement, grid_code, village_code, township_code, district_code, home_code,
+                            category, grade, source, description, status, deadline, h3_cells)
+        SELECT ST_SetSRID(ST_MakePoint(lon, lat), 4490), 'exact', '320382102001', '320382102001', '320382102',
+               '320382', '320382102001', 'fire_other', CASE WHEN i % 10 = 0 THEN 'major' ELSE 'general' END,
+               'patrol', '消防通道堵塞', CASE WHEN i % 3 = 0 THEN 'closed' ELSE 'reported' END,
+               now() + interval '30 days', CAST(cells AS bigint[])
+        FROM unnest(CAST(:lon AS float8[]), CAST(:lat AS float8[]), CAST(:cells AS text[]))
+             WITH ORDINALITY AS p(lon, lat, cells, i)
+    """), {"lon": lon, "lat": lat, "cells": ["{" + ",".join(map(str, c)) + "}" for c in cells]})
+    # What creating a hazard does: the hexagons of its cells are stored.
+    ensure_cells(session, {res: {c[i] for c in cells} for i, res in enumerate(RESOLUTIONS)})
+    data = render_tile(session, "hazards", *DENSE_TILE, scope=Scope.everything(), set_id=toy_district.id)
+    assert len(data) < 500_000, f"{len(data):,} bytes"
+    layers = _decode(data)
+    assert set(layers) == {"hazards_aggregated"}
+    features = layers["hazards_aggregated"]["features"]
+    assert sum(f["properties"]["count"] for f in features) == 4_000, "the open ones (two in three)"
+    assert sum(f["properties"]["weighted"] for f in features) == 4_000 + 2 * 400

@@ -79,6 +79,7 @@ const DICT = {
     "level.village": "村/社区",
     "level.micro": "微网格",
 
+    "kpi.scope": "统计范围",
     "kpi.enterprises": "企业总数",
     "kpi.unplaced": "未落格企业",
     "kpi.placement_review": "落格待核实",
@@ -119,7 +120,8 @@ const DICT = {
     "panel.coverage.villages_short": "巡查员不足的村/社区：{count}",
     "panel.coverage.village_short": "{name}：巡查员 {actual}/{required}",
     "panel.coverage.townships_short": "安全员配备不达标的街镇：{count}",
-    "panel.coverage.township_rule": "{name}：{rule}（应 {required}，实 {actual}）",
+    "panel.coverage.township_rule": "{name}：{text}",
+    "panel.coverage.boundaries_ok": "边界：无缺口、重叠或越界",
     "panel.coverage.enterprise_issues": "落格异常企业",
     "panel.coverage.stale": "{days} 天内无检查/巡查/隐患记录的网格：{count}",
     "panel.coverage.penalties": "扣分项",
@@ -139,9 +141,12 @@ const DICT = {
     "penalty.enterprises": "企业落格",
     "penalty.stale": "长期无活动",
 
-    "rule.staff_per_population": "每万人安全员",
-    "rule.full_time_for_enterprises": "专职人员（企业≥500家）",
-    "rule.team_1_2_n": "“1+2+N”队伍",
+    // The same sentences as gridmap.coverage.FAILURE_TEXTS (the report and the CLI).
+    "part.safety_staff": "安全员按常住人口配备不足：应有 {required} 名，实有 {actual} 名，缺 {missing} 名",
+    "part.full_time_safety_staff": "辖区企业数达到专职配备标准，专职安全员不足：应有 {required} 名，实有 {actual} 名，缺 {missing} 名",
+    "part.director": "“1+2+N”队伍缺负责人：没有专职的具体责任人（“1”）",
+    "part.certified_professionals": "“1+2+N”队伍持执法证专业人员不足：应有 {required} 名，实有 {actual} 名，缺 {missing} 名",
+    "part.team_size": "“1+2+N”队伍安全员总数不足：应有 {required} 名，实有 {actual} 名，缺 {missing} 名",
 
     "stats.enterprises_inspected": "检查企业数",
     "stats.inspections": "检查次数",
@@ -302,6 +307,7 @@ const DICT = {
     "level.village": "Village",
     "level.micro": "Micro-grid",
 
+    "kpi.scope": "Figures for",
     "kpi.enterprises": "Enterprises",
     "kpi.unplaced": "Unplaced enterprises",
     "kpi.placement_review": "Placement to check",
@@ -342,7 +348,8 @@ const DICT = {
     "panel.coverage.villages_short": "Villages short of patrol officers: {count}",
     "panel.coverage.village_short": "{name}: {actual}/{required} patrol officers",
     "panel.coverage.townships_short": "Townships short of safety staff: {count}",
-    "panel.coverage.township_rule": "{name}: {rule} (required {required}, actual {actual})",
+    "panel.coverage.township_rule": "{name}: {text}",
+    "panel.coverage.boundaries_ok": "Boundaries: no gaps, overlaps or areas outside the parent",
     "panel.coverage.enterprise_issues": "Enterprises with placement problems",
     "panel.coverage.stale": "Grids without inspection, patrol or hazard in {days} days: {count}",
     "panel.coverage.penalties": "Penalties",
@@ -362,9 +369,11 @@ const DICT = {
     "penalty.enterprises": "Enterprise placement",
     "penalty.stale": "No recent activity",
 
-    "rule.staff_per_population": "safety staff per 10,000 residents",
-    "rule.full_time_for_enterprises": "full-time staff (≥ 500 enterprises)",
-    "rule.team_1_2_n": "the \"1+2+N\" team",
+    "part.safety_staff": "too few safety staff for the population: {required} required, {actual} in post, {missing} missing",
+    "part.full_time_safety_staff": "too few full-time safety staff for the enterprises: {required} required, {actual} in post, {missing} missing",
+    "part.director": "the \"1+2+N\" team has no director: no full-time directly responsible person (the \"1\")",
+    "part.certified_professionals": "the \"1+2+N\" team lacks certified professionals: {required} required, {actual} in post, {missing} missing",
+    "part.team_size": "the \"1+2+N\" team is too small: {required} safety staff required, {actual} in post, {missing} missing",
 
     "stats.enterprises_inspected": "Enterprises inspected",
     "stats.inspections": "Inspections",
@@ -498,6 +507,11 @@ export function setLang(next) {
   }
   applyI18n();
   for (const listener of listeners) listener(next);
+}
+
+/** A township staffing failure ({part, required, actual}) in words naming what is missing. */
+export function describeFailure(failure) {
+  return t(`part.${failure.part}`, { ...failure, missing: failure.required - failure.actual });
 }
 
 /** Call listener(lang) after every switch. */

@@ -24,9 +24,9 @@ def coverage(
     store: Annotated[bool, typer.Option("--store/--no-store", help="保存评分供地图着色 / keep scores for the map")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="只输出 JSON / print only JSON on stdout")] = False,
 ) -> None:
-    """覆盖检查：缝隙、重叠、越界、人员配备、企业落格、评分 / coverage report: gaps,
+    """覆盖检查：缺口、重叠、越界、人员配备、企业落格、评分 / coverage report: gaps,
     overlaps, outside parent, staffing, enterprise placement, score per grid."""
-    from gridmap.coverage import coverage_report, store_report
+    from gridmap.coverage import STATUS_NAMES, coverage_report, describe_failure, store_report
 
     cli = context(ctx)
     with cli.session() as session:
@@ -38,12 +38,15 @@ def coverage(
         def line(text: str) -> None:
             out.print(text, markup=False)
 
+        def status(key: str) -> str:
+            return " / ".join(STATUS_NAMES[key])
+
         summary = report["summary"]
         line(f"覆盖检查 / coverage {report['code']} {report['name']} ({report['level']}), "
-             f"边界版本 / set {report['set_id']}: 评分 / score {report['score']} ({report['status']}); "
-             f"{summary['grids']} grids: {summary['ok']} ok, {summary['warning']} warning, "
-             f"{summary['problem']} problem")
-        for key, zh in (("gaps", "缝隙"), ("overlaps", "重叠"), ("outside_parent", "越界")):
+             f"边界版本 / set {report['set_id']}: 评分 / score {report['score']} ({status(report['status'])}); "
+             f"{summary['grids']} grids: {summary['ok']} {status('ok')}, {summary['warning']} {status('warning')}, "
+             f"{summary['problem']} {status('problem')}")
+        for key, zh in (("gaps", "缺口"), ("overlaps", "重叠"), ("outside_parent", "越界")):
             section = report[key]
             line(f"  {zh} / {key}: {section['count']}, {section['area_m2']:,.1f} m²")
             for feature in section["features"][:_SHOWN]:
@@ -64,9 +67,9 @@ def coverage(
         townships = report["townships_understaffed"]
         line(f"  安全员配备不达标的街道/镇 / townships short of staff: {len(townships)}")
         for township in townships[:_SHOWN]:
-            failures = "; ".join(f"{f['rule']}.{f['part']} {f['actual']}/{f['required']}"
-                                 for f in township["failures"])
-            line(f"    {township['code']} {township['name']}: {failures}")
+            line(f"    {township['code']} {township['name']}:")
+            for failure in township["failures"]:
+                line(f"      {describe_failure(failure)} / {describe_failure(failure, 'en')}")
         enterprises = report["enterprises"]
         placed = ", ".join(f"{k} {v}" for k, v in enterprises["by_placement"].items() if v)
         line(f"  企业 / enterprises: {enterprises['total']}" + (f" ({placed})" if placed else ""))
@@ -80,9 +83,9 @@ def coverage(
             line("  活动记录（检查/巡查/隐患）尚未启用 / stale check unavailable: no activity records yet")
         worst = sorted((g for g in report["grids"] if g["status"] != "ok"), key=lambda g: (g["score"], g["code"]))
         if worst:
-            line("  最需关注 / lowest scores:")
+            line("  评分最低 / lowest scores:")
             for grid in worst[:_SHOWN]:
                 reasons = ", ".join(f"{k} -{v:g}" for k, v in grid["penalties"].items() if v)
-                line(f"    {grid['score']:>5} {grid['status']:<7} {grid['code']} {grid['name']}: {reasons}")
+                line(f"    {grid['score']:>5} {STATUS_NAMES[grid['status']][0]} {grid['code']} {grid['name']}: {reasons}")
 
     emit(report, as_json, human)

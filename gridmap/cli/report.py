@@ -21,9 +21,11 @@ def township(
 ) -> None:
     """街道/镇网格化监管报告（离线可打开的单个 HTML 文件）/ a township leader's report (one offline HTML file)."""
     from gridmap.report import township_report
+    from gridmap.taxonomy import load_sectors
 
     cli = context(ctx)
+    sectors = load_sectors(cli.settings.taxonomy.sectors_file)
     with cli.session() as session:
-        page = township_report(session, code, settings=cli.settings.coverage)
+        page = township_report(session, code, settings=cli.settings.coverage, sectors=sectors)
     output.write_text(page, encoding="utf-8")
     out.print(f"已生成报告 / report written: {output} ({len(page.encode()) // 1024} KB)", markup=False)

@@ -7,7 +7,7 @@
 import { $, fill, h } from "./dom.js";
 import { ApiError, api, forget, onUnauthorised, query, savedUser, token } from "./api.js";
 import { askLogin } from "./auth.js";
-import { applyI18n, formatNumber, lang, onLangChange, setLang, t } from "../i18n.js";
+import { applyI18n, describeFailure, formatNumber, lang, onLangChange, setLang, t } from "../i18n.js";
 import { basemapLayer, createMap, relabelControls } from "./map.js";
 import { GridLayer } from "./grids.js";
 import {
@@ -23,10 +23,10 @@ const state = {
   user: null,
   root: null, // /grids/{root}
   rootBounds: null,
-  report: null, // coverage report of the root
+  report: null, // coverage report of the root (colours the grids)
   reportPromise: null,
   statsPromise: null,
-  hazards: null, // {open, overdue, total} of the root
+  kpi: { grid: null, report: null, hazards: null }, // what the KPI strip shows: the selected grid's figures
   categories: new Map(), // hazard category id → {zh, en}
   selected: null,
 };
@@ -134,10 +134,6 @@ async function start(user) {
     renderKpiStrip();
     panel.rerender();
   }, (error) => toast(t("panel.error", { message: error.message })));
-  hazardCounts(root.code).then((counts) => {
-    state.hazards = counts;
-    renderKpiStrip();
-  }, () => {});
   await select(root.code, { fit: false });
   document.body.dataset.ready = "true";
 }
@@ -171,10 +167,18 @@ function showUser() {
 function refreshControls() {
   renderSwitcher($("#layer-switcher"), overlays);
   renderLegend($("#legend"), overlays);
+  // Popups pan clear of the switcher/legend column (Leaflet reads the option when it pans).
+  L.Popup.prototype.options.autoPanPaddingTopLeft = L.point(controlsWidth() + 12, 12);
+}
+
+/** Width of the column of controls over the left of the map (0 when hidden). */
+function controlsWidth() {
+  const column = $("#map-controls");
+  return column ? column.offsetLeft + column.offsetWidth : 0;
 }
 
 function renderKpiStrip() {
-  renderKpis($("#kpis"), { report: state.report, hazards: state.hazards, onPick: showKpiList });
+  renderKpis($("#kpis"), { ...state.kpi, onPick: showKpiList });
 }
 
 // ------------------------------------------------------------------ selection
@@ -200,10 +204,22 @@ async function select(code, { fit = true } = {}) {
         return list.data.map((g) => ({ code: g.code, name: g.name, count: counts.get(g.code) ?? (led ? 0 : undefined) }));
       })
     : null;
+  const hazards = hazardCounts(code);
+  const coverage = isRoot && state.reportPromise ? state.reportPromise : api(`/api/v1/coverage/${code}`);
+  // The KPI strip follows the selection: the same answers as the panel's.
+  const kpi = { grid: { code, name: detail.name }, report: null, hazards: null };
+  state.kpi = kpi;
+  renderKpiStrip();
+  for (const [key, promise] of [["report", coverage], ["hazards", hazards]]) {
+    promise.then((value) => {
+      kpi[key] = value;
+      if (state.kpi === kpi) renderKpiStrip();
+    }, () => {});
+  }
   panel.showGrid(detail, {
     ledger: ledger ? ledger.catch(() => null) : null,
-    hazards: hazardCounts(code),
-    coverage: isRoot && state.reportPromise ? state.reportPromise : api(`/api/v1/coverage/${code}`),
+    hazards,
+    coverage,
     stats: state.statsPromise ? state.statsPromise.then((assessment) => ({ assessment, row: statsRow(assessment, code) })) : null,
     children,
   });
@@ -215,7 +231,7 @@ async function select(code, { fit = true } = {}) {
   if (fit && state.selected === code) {
     const bounds = grids.bounds(code);
     // Leave room for the layer switcher and legend on the left.
-    if (bounds) map.fitBounds(bounds, { paddingTopLeft: [260, 30], paddingBottomRight: [30, 30], maxZoom: 16 });
+    if (bounds) map.fitBounds(bounds, { paddingTopLeft: [controlsWidth() + 10, 30], paddingBottomRight: [30, 30], maxZoom: 16 });
   }
 }
 
@@ -311,9 +327,9 @@ async function showFeature(feature) {
 // ------------------------------------------------------------------ KPI lists
 
 function showKpiList(kind) {
-  const report = state.report;
+  const { grid, report } = state.kpi;
   if (kind === "enterprises" || !report && kind !== "overdue") {
-    select(state.root.code);
+    select(grid?.code || state.root.code);
     return;
   }
   const enterpriseItems = (kinds) => () => kinds.flatMap((k) => report.enterprises[k].map((e) => ({
@@ -339,13 +355,13 @@ function showKpiList(kind) {
         bad: true, onClick: () => select(v.code),
       })),
       ...report.townships_understaffed.flatMap((tw) => tw.failures.map((f) => ({
-        text: t("panel.coverage.township_rule", { name: tw.name, rule: t(`rule.${f.rule}`), required: f.required, actual: f.actual }),
+        text: t("panel.coverage.township_rule", { name: tw.name, text: describeFailure(f) }),
         bad: true, onClick: () => select(tw.code),
       }))),
     ]],
   };
   if (kind === "overdue") {
-    api(`/api/v1/hazards${query({ overdue: true, limit: 200 })}`).then((result) => {
+    api(`/api/v1/hazards${query({ grid: grid.code, overdue: true, limit: 200 })}`).then((result) => {
       panel.showList(kind, () => t("kpi.overdue"), () => result.data.map((x) => ({
         text: `#${x.id} ${categoryLabel(x.category)} · ${t(`hazard.status.${x.status}`)}`,
         sub: `${x.grid_code || ""} · ${t("panel.hazards.deadline", { date: x.deadline.slice(0, 10) })}`,

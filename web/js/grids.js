@@ -1,13 +1,17 @@
 // Grid polygons with drill-down: the root's outline, its children, and the children of every
 // grid on the selected path (district → township → village). Polygons are GeoJSON from
 // /api/v1/layers/grids (clickable SVG paths); each path and label carries data-grid-code.
+// Names are permanent labels; where they would overlap (a dense township's villages on a
+// laptop), the less important one is hidden until zooming in makes room (declutter()).
 
 import { api, query } from "./api.js";
 import { h } from "./dom.js";
-import { SELECTED, STATUS_COLOURS } from "./map.js";
+import { SELECTED, STATUS_COLOURS, STATUS_FILL_OPACITY } from "./map.js";
 
 /** Levels drawn inside a grid of each level. */
 export const CHILD_LEVELS = { district: "township,direct", township: "village", direct: "micro", village: "micro" };
+/** Whose label wins when two overlap (lower first). */
+const LEVEL_RANK = { district: 0, township: 1, direct: 1, village: 2, micro: 3 };
 
 export class GridLayer {
   constructor(map, { onSelect, onChange }) {
@@ -24,6 +28,8 @@ export class GridLayer {
     this.active = true;
     this.state = "loading";
     this.count = 0;
+    const declutter = () => requestAnimationFrame(() => this.declutter());
+    map.on("zoomend moveend resize", declutter);
   }
 
   /** Draw the root grid (a GeoJSON Feature) and its children; returns its bounds. */
@@ -163,13 +169,11 @@ export class GridLayer {
     const state = this.statusOf(code, status);
     const colour = STATUS_COLOURS[state] || STATUS_COLOURS.unknown;
     const onPath = this.path.includes(code);
-    const selected = this.path[this.path.length - 1] === code;
     const opened = onPath && this.childLayers.has(code);
     const drilled = this.path.length > 1 && feature.properties.parent_code === this.rootCode;
-    let fillOpacity = 0.38;
-    if (opened) fillOpacity = 0.04;
-    else if (selected) fillOpacity = 0.22;
-    else if (drilled) fillOpacity = 0.16; // the siblings of the grid being looked at recede
+    let fillOpacity = STATUS_FILL_OPACITY[state] ?? STATUS_FILL_OPACITY.unknown;
+    if (opened) fillOpacity = 0.04; // its children carry the colours
+    else if (drilled && !onPath) fillOpacity *= 0.45; // the siblings of the grid being looked at recede
     if (this.dimmed) fillOpacity *= 0.25;
     return {
       color: onPath ? SELECTED : level === "township" || level === "direct" ? "#a9d8ff" : "#d2e4f6",
@@ -178,6 +182,42 @@ export class GridLayer {
       fillColor: colour,
       fillOpacity,
     };
+  }
+
+  /**
+   * Hide (class "crowded") every label that would overlap a more important one: labels on
+   * the selected path first, then higher levels (townships before villages), then larger
+   * grids on screen. Village labels below the zoom at which #map shows them are skipped.
+   */
+  declutter() {
+    const container = this.map.getContainer();
+    const villagesShown = container.classList.contains("show-village-labels");
+    const labels = [];
+    for (const [code, polygon] of this.polygons) {
+      const tooltip = polygon.getTooltip();
+      const element = tooltip && tooltip.isOpen() ? tooltip.getElement() : null;
+      if (!element) continue;
+      const level = polygon.feature.properties.level;
+      if ((level === "village" || level === "micro") && !villagesShown) {
+        element.classList.remove("crowded");
+        continue;
+      }
+      const size = this.map.latLngToContainerPoint(polygon.getBounds().getNorthEast())
+        .subtract(this.map.latLngToContainerPoint(polygon.getBounds().getSouthWest()));
+      labels.push({
+        element,
+        rank: [this.path.includes(code) ? 0 : 1, LEVEL_RANK[level] ?? 9, -Math.abs(size.x * size.y)],
+        rect: element.getBoundingClientRect(),
+      });
+    }
+    labels.sort((a, b) => a.rank[0] - b.rank[0] || a.rank[1] - b.rank[1] || a.rank[2] - b.rank[2]);
+    const kept = [];
+    const overlaps = (a, b) => a.left < b.right + 2 && b.left < a.right + 2 && a.top < b.bottom + 1 && b.top < a.bottom + 1;
+    for (const label of labels) {
+      const crowded = kept.some((rect) => overlaps(rect, label.rect));
+      label.element.classList.toggle("crowded", crowded);
+      if (!crowded) kept.push(label.rect);
+    }
   }
 
   _restyle() {
@@ -198,5 +238,6 @@ export class GridLayer {
         if (polygon._map && this.path.includes(polygon.feature.properties.code)) polygon.bringToFront();
       });
     }
+    requestAnimationFrame(() => this.declutter());
   }
 }

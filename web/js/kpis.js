@@ -1,14 +1,17 @@
-// The figures across the top of the map: what the command centre acts on, for the whole
-// area the user sees (the root grid). Each card carries data-kpi and data-value.
+// The figures across the top of the map: what the command centre acts on, for the grid
+// selected on the map — the user's whole area until they drill down, then the township or
+// village they opened (named at the start of the strip, so a figure is never read as the
+// district's when it is a village's). Each card carries data-kpi and data-value; the strip
+// carries data-kpi-code.
 
 import { fill, h } from "./dom.js";
 import { formatNumber, t } from "../i18n.js";
 
 /**
- * report: the root's coverage report (or null while loading);
- * hazards: {open, overdue} (or null); onPick(kind) opens the matching list.
+ * grid: {code, name} the figures are for; report: its coverage report (or null while
+ * loading); hazards: {open, overdue} (or null); onPick(kind) opens the matching list.
  */
-export function renderKpis(element, { report, hazards, onPick }) {
+export function renderKpis(element, { grid, report, hazards, onPick }) {
   const enterprises = report?.enterprises;
   const placement = enterprises?.by_placement || {};
   const understaffed = report ? report.villages_understaffed.length + report.townships_understaffed.length
@@ -26,7 +29,10 @@ export function renderKpis(element, { report, hazards, onPick }) {
       detail: report ? t("kpi.area", { area: formatNumber(report.overlaps.area_m2) }) : null },
     { kind: "understaffed", label: "kpi.understaffed", value: understaffed, alert: true },
   ];
-  fill(element, cards.map((card) => {
+  element.dataset.kpiCode = grid?.code || "";
+  const scope = h("div.kpi-scope", { title: grid ? `${grid.name} ${grid.code}` : "" },
+    h("span", t("kpi.scope")), h("b", grid ? grid.name : "…"));
+  fill(element, scope, cards.map((card) => {
     const known = card.value !== null && card.value !== undefined;
     const cls = known && card.alert ? (card.value > 0 ? "alert" : "good") : "";
     return h("button.kpi", {

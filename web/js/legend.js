@@ -1,20 +1,33 @@
-// The legend follows the layers that are on.
+// The legend follows the layers that are on. It sits under the layer switcher in one
+// column (css .map-controls), scrolls when the map is short, and folds to its title
+// (remembered in localStorage["gridmap.legend"]). Translucent map fills are drawn as the
+// map draws them (fillSwatch): the colour at the same opacity over the map's background.
 
 import { fill, h } from "./dom.js";
 import { formatNumber, t } from "../i18n.js";
-import { RED, RISK_COLOURS, SELECTED, STATUS_COLOURS } from "./map.js";
-import { DENSITY_COLOURS, DENSITY_METRICS } from "./overlays.js";
+import { RED, RISK_COLOURS, SELECTED, STATUS_COLOURS, STATUS_FILL_OPACITY, fillSwatch } from "./map.js";
+import { DENSITY_COLOURS, DENSITY_FILL_OPACITY, DENSITY_METRICS } from "./overlays.js";
 
+const FOLD_KEY = "gridmap.legend";
 const row = (swatch, label) => h("div.row", swatch, h("span", label));
 const box = (colour, extra = {}) => h("span.swatch", { style: { background: colour, ...extra } });
+const fillBox = (colour, opacity) => h("span.swatch.fill", { style: { background: fillSwatch(colour, opacity) } });
 const dot = (colour, extra = {}) => h("span.swatch.dot", { style: { background: colour, ...extra } });
+
+let folded = (() => {
+  try {
+    return localStorage.getItem(FOLD_KEY) === "folded";
+  } catch {
+    return false;
+  }
+})();
 
 export function renderLegend(element, layers) {
   const on = Object.fromEntries(layers.map((l) => [l.key, l]));
   const sections = [];
   if (on.grids?.active) {
     sections.push(h("section", { dataset: { legend: "grids" } }, h("h4", t("legend.status")),
-      ["ok", "warning", "problem", "unknown"].map((s) => row(box(STATUS_COLOURS[s]), t(`status.${s}`))),
+      ["ok", "warning", "problem", "unknown"].map((s) => row(fillBox(STATUS_COLOURS[s], STATUS_FILL_OPACITY[s]), t(`status.${s}`))),
       row(box("transparent", { border: `2px solid ${SELECTED}` }), t("legend.selected"))));
   }
   if (on.coverage?.active) {
@@ -42,9 +55,23 @@ export function renderLegend(element, layers) {
       `≥ ${formatNumber(b[b.length - 1], 1)}`];
     sections.push(h("section", { dataset: { legend: "density" } },
       h("h4", `${t("legend.density")} · ${t(`density.${on.density.metric}`)}`),
-      labels.map((label, i) => row(box(DENSITY_COLOURS[i]), label)),
+      labels.map((label, i) => row(fillBox(DENSITY_COLOURS[i], DENSITY_FILL_OPACITY), label)),
       row(box("transparent", { border: `2px solid ${RED}` }), t("legend.density.overdue"))));
   }
-  fill(element, h("h3", t("legend.title")), sections);
+  const toggle = h("button.legend-toggle", {
+    type: "button",
+    "aria-expanded": String(!folded),
+    onclick: () => {
+      folded = !folded;
+      try {
+        localStorage.setItem(FOLD_KEY, folded ? "folded" : "open");
+      } catch {
+        /* private mode: folded for this page only */
+      }
+      renderLegend(element, layers);
+    },
+  }, t("legend.title"));
+  fill(element, h("h3", toggle), sections);
+  element.classList.toggle("folded", folded);
   element.hidden = sections.length === 0;
 }

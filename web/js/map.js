@@ -4,6 +4,15 @@
 import { t } from "../i18n.js";
 
 export const STATUS_COLOURS = { ok: "#1fbf7a", warning: "#ffb52e", problem: "#ff5f3a", unknown: "#6b7d95" };
+/**
+ * Fill opacity of a grid by status. Problems are what the map is for, so they are filled
+ * strongly enough to read as their colour on the dark map (at 0.38 the amber turned olive
+ * and the red maroon); "ok" stays light so the problems stand out. The legend draws each
+ * swatch at the same opacity over the map's background (fillSwatch), so both match.
+ */
+export const STATUS_FILL_OPACITY = { ok: 0.3, warning: 0.8, problem: 0.8, unknown: 0.35 };
+/** The map's background under the district (the centre of #map's gradient, --map-bg). */
+export const MAP_BACKGROUND = "#0b1d33";
 export const RISK_COLOURS = { major: "#e5322d", high: "#f28c28", medium: "#f2d027", low: "#3b8ff2", "": "#9aa7b8" };
 export const RED = "#ff2d2d";
 export const SELECTED = "#2fd3ff";
@@ -74,4 +83,12 @@ export function statusLabel(status) {
 export function relabelControls(element) {
   element.querySelector(".leaflet-control-zoom-in")?.setAttribute("title", t("map.zoom_in"));
   element.querySelector(".leaflet-control-zoom-out")?.setAttribute("title", t("map.zoom_out"));
+}
+
+/** CSS background painting `colour` at `opacity` over the map's background: a legend swatch
+ * that looks like the translucent fill on the map. */
+export function fillSwatch(colour, opacity) {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
+  const layer = `rgba(${r}, ${g}, ${b}, ${opacity})`;
+  return `linear-gradient(${layer}, ${layer}), ${MAP_BACKGROUND}`;
 }

@@ -165,9 +165,17 @@ class BboxOverlay extends Overlay {
       const zoom = Math.round(this.map.getZoom());
       const collection = await api(`/api/v1/layers/${this.key}${query({ bbox, zoom })}`, { signal: controller.signal });
       if (controller.signal.aborted || !this.active) return;
-      this.layer.clearLayers();
       const aggregated = collection.name.endsWith("_aggregated");
-      for (const feature of collection.features) this.draw(feature, aggregated).addTo(this.layer);
+      // A point whose popup is open stays as it is: removing it would close the popup the
+      // moment the map pans (Leaflet pans to show a popup, and every pan reloads).
+      const open = aggregated ? null : this.layer.getLayers().find((m) => m.featureKey && m.isPopupOpen());
+      this.layer.eachLayer((marker) => marker !== open && this.layer.removeLayer(marker));
+      for (const feature of collection.features) {
+        if (open && this.keyOf(feature) === open.featureKey) continue;
+        const marker = this.draw(feature, aggregated);
+        if (!aggregated) marker.featureKey = this.keyOf(feature);
+        marker.addTo(this.layer);
+      }
       this.layer.getLayers().forEach((marker) => marker.bringToFront && marker.bringToFront());
       const total = aggregated ? collection.features.reduce((n, f) => n + (f.properties.count || 0), 0) : collection.features.length;
       this.set("shown", total, aggregated ? t("layers.zoom_in") : null);
@@ -208,6 +216,10 @@ export class EnterpriseOverlay extends BboxOverlay {
     super("enterprises", map, onChange, limit);
   }
 
+  keyOf(feature) {
+    return feature.properties.uscc;
+  }
+
   draw(feature, aggregated) {
     const p = feature.properties;
     if (aggregated) return this.aggregate(feature, t("enterprise.count", { count: p.count }), "#1fa6d6");
@@ -220,7 +232,7 @@ export class EnterpriseOverlay extends BboxOverlay {
     });
     marker.on("add", () => {
       const el = marker.getElement();
-      if (el) el.dataset.uscc = p.uscc;
+      if (el) Object.assign(el.dataset, { uscc: p.uscc, enterpriseGrid: p.grid_code || "" });
     });
     marker.bindPopup(() => enterprisePopup(p));
     return marker;
@@ -231,6 +243,10 @@ export class HazardOverlay extends BboxOverlay {
   constructor(map, onChange, limit, categoryLabel = (id) => id) {
     super("hazards", map, onChange, limit);
     this.categoryLabel = categoryLabel;
+  }
+
+  keyOf(feature) {
+    return feature.properties.id;
   }
 
   draw(feature, aggregated) {
@@ -262,6 +278,7 @@ export class HazardOverlay extends BboxOverlay {
 /** Average hexagon area (km²) per H3 resolution, to turn counts into densities. */
 const H3_AREA_KM2 = { 4: 1770.347654, 5: 252.903858, 6: 36.129062, 7: 5.161293, 8: 0.737328, 9: 0.105333, 10: 0.015048 };
 export const DENSITY_COLOURS = ["#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026"];
+export const DENSITY_FILL_OPACITY = 0.8;
 export const DENSITY_METRICS = {
   enterprises: { property: "enterprises", breaks: [0.5, 1, 2, 5, 10] },
   enterprises_weighted: { property: "enterprises_weighted", breaks: [1, 2, 4, 10, 20] },
@@ -303,7 +320,7 @@ export class DensityOverlay extends Overlay {
     return {
       fill: !hidden,
       fillColor: colour,
-      fillOpacity: hidden ? 0 : 0.72,
+      fillOpacity: hidden ? 0 : DENSITY_FILL_OPACITY,
       stroke: props.hazards_overdue > 0 || !hidden,
       color: props.hazards_overdue > 0 ? RED : "rgba(7,17,31,0.5)",
       weight: props.hazards_overdue > 0 ? 2 : 0.5,

@@ -4,7 +4,7 @@
 // and the panel keeps the answers so a language switch re-renders without refetching.
 
 import { fill, h } from "./dom.js";
-import { formatNumber, t } from "../i18n.js";
+import { describeFailure, formatNumber, t } from "../i18n.js";
 import { sectorLabel } from "./overlays.js";
 
 const RESPONSIBILITY = ["lead_official", "first_responsible", "liaison", "deputy_responsible", "direct_responsible"];
@@ -170,14 +170,21 @@ export class Panel {
       h("div.sub-title", t("panel.hazards.overdue_list")), list);
   }
 
+  /**
+   * The grid's coverage problems. One rule keeps it consistent: every penalty in the score
+   * is explained by a listed problem (stale grids too), and "no coverage problems" is said
+   * only when nothing is listed and nothing is deducted. Clean boundaries with other
+   * problems say so in a line of their own.
+   */
   coverage(report) {
     const items = [];
     const names = new Map(report.grids.map((g) => [g.code, g.name]));
     const penalties = Object.entries(report.grids[0]?.penalties || {}).filter(([, v]) => v > 0);
     if (penalties.length) {
-      items.push(h("li", `${t("panel.coverage.penalties")}: `,
+      items.push(h("li", { dataset: { penalties: penalties.map(([k]) => k).join(" ") } }, `${t("panel.coverage.penalties")}: `,
         penalties.map(([k, v]) => `${t(`penalty.${k}`)} −${formatNumber(v, 1)}`).join(t("common.list_sep"))));
     }
+    const geometry = report.gaps.count + report.overlaps.count + report.outside_parent.count;
     for (const [key, section] of [["gaps", report.gaps], ["overlaps", report.overlaps], ["outside", report.outside_parent]]) {
       if (!section.count) continue;
       items.push(h("li.bad", { dataset: { problem: key } },
@@ -201,7 +208,7 @@ export class Panel {
         t("panel.coverage.townships_short", { count: report.townships_understaffed.length }),
         h("ul.plain", report.townships_understaffed.flatMap((tw) => tw.failures.map((f) => h("li",
           h("button.link", { type: "button", onclick: () => this.handlers.onSelect(tw.code) },
-            t("panel.coverage.township_rule", { name: tw.name, rule: t(`rule.${f.rule}`), required: f.required, actual: f.actual }))))))));
+            t("panel.coverage.township_rule", { name: tw.name, text: describeFailure(f) }))))))));
     }
     const issues = ["unplaced", "conflict", "ambiguous", "snapped"].flatMap((kind) =>
       (report.enterprises[kind] || []).map((e) => ({ ...e, kind })));
@@ -213,11 +220,12 @@ export class Panel {
           h("span.muted", ` · ${t(`placement.${e.kind}`)}`))))));
     }
     if (report.stale?.available && report.stale.grids.length) {
-      items.push(h("li", { dataset: { problem: "stale" } },
+      items.push(h("li.bad", { dataset: { problem: "stale" } },
         t("panel.coverage.stale", { days: report.stale.days, count: report.stale.grids.length })));
     }
-    const problems = items.filter((i) => i.classList.contains("bad")).length;
-    return h("div", problems ? null : h("div.muted", t("panel.coverage.none")), h("ul.plain", items));
+    if (!items.length) return h("div.muted", { dataset: { verdict: "none" } }, t("panel.coverage.none"));
+    if (!geometry) items.unshift(h("li.muted", { dataset: { verdict: "boundaries_ok" } }, t("panel.coverage.boundaries_ok")));
+    return h("ul.plain", items);
   }
 
   stats(detail, stats) {
