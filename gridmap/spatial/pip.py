@@ -95,7 +95,12 @@ _ROWS_PER_BATCH = 2_000_000
 _PIECES_PER_BATCH = 1_000_000
 #: Version of what :meth:`GridIndex.save` writes and of the way the index is built: bump it
 #: whenever either changes, so that saved indexes are rebuilt rather than trusted.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
+
+
+#: Placement kinds as :meth:`GridIndex.place` computes them (small ints), and their names.
+_EXACT, _SNAPPED, _UNPLACED = 0, 1, 2
+_KIND_NAMES = np.array(["exact", "snapped", "unplaced"], dtype=object)
 
 
 class GridIndex:
@@ -334,10 +339,10 @@ class GridIndex:
         tolerance_m = _tolerance(tolerance_m)
         x, y, shape = _coordinates(lon, lat)
         found = self._locate(x, y, chunk=200_000)
-        kinds = np.full(x.shape, "unplaced", dtype=object)
+        kind = np.full(x.shape, _UNPLACED, dtype=np.int8)  # names at the end: no object fill
         metres = np.full(x.shape, np.nan)
         exact = found >= 0
-        kinds[exact] = "exact"
+        kind[exact] = _EXACT
         metres[exact] = 0.0
         if tolerance_m > 0:
             todo = np.flatnonzero(~exact & np.isfinite(x) & np.isfinite(y))
@@ -346,9 +351,9 @@ class GridIndex:
                 best, dist = self._nearest(x[todo], y[todo], tolerance_m)
                 snapped = best >= 0
                 found[todo[snapped]] = best[snapped]
-                kinds[todo[snapped]] = "snapped"
+                kind[todo[snapped]] = _SNAPPED
                 metres[todo[snapped]] = dist[snapped]
-        return (self._codes_or_none[found].reshape(shape), kinds.reshape(shape),
+        return (self._codes_or_none[found].reshape(shape), _KIND_NAMES[kind].reshape(shape),
                 metres.reshape(shape))
 
     def resolution_counts(self, lon: np.ndarray, lat: np.ndarray) -> dict[str, int]:
@@ -459,6 +464,37 @@ class GridIndex:
         boundary[boundary_cells] = True
         self._labels = labels
         self._label_free_cells(boundary.reshape(ny, nx))
+        self._list_boundary_cell_grids()
+
+    def _list_boundary_cell_grids(self) -> None:
+        """For every boundary cell, the grids whose (float4) box reaches into it.
+
+        A point's cell is computed the way :meth:`_locate` computes it, and that floor is
+        monotonic, so every grid whose box holds the point is listed for the point's cell:
+        the candidates a near-boundary point is tested against, read from two arrays
+        instead of a tree search per point. Each grid's box is walked cell by cell (a
+        village's box spans a few hundred cells); only boundary cells are kept.
+        """
+        ix0 = self._cell_index(self._fbox[:, 0], self._x0, self._nx)
+        ix1 = self._cell_index(self._fbox[:, 2], self._x0, self._nx)
+        iy0 = self._cell_index(self._fbox[:, 1], self._y0, self._ny)
+        iy1 = self._cell_index(self._fbox[:, 3], self._y0, self._ny)
+        width, height = ix1 - ix0 + 1, iy1 - iy0 + 1
+        cells_per_grid = width * height
+        bcells, grids = [], []
+        for batch in _batches(cells_per_grid, _PIECES_PER_BATCH):
+            counts = cells_per_grid[batch]
+            grid = np.repeat(np.arange(batch.start, batch.stop), counts)
+            k = np.arange(len(grid)) - np.repeat(np.cumsum(counts) - counts, counts)
+            cell = (iy0[grid] + k // width[grid]) * self._nx + ix0[grid] + k % width[grid]
+            label = self._labels[cell]
+            near = label <= -2
+            bcells.append((-2 - label[near]).astype(np.int64))
+            grids.append(grid[near].astype(np.int32))
+        bcell, grid = np.concatenate(bcells), np.concatenate(grids)
+        order = np.lexsort((grid, bcell))
+        self._bgrid = grid[order]
+        self._bgrid_start = np.searchsorted(bcell[order], np.arange(self._n_boundary_cells + 1)).astype(np.int64)
 
     def _cells_near_edges(self) -> tuple[np.ndarray, np.ndarray]:
         """Every (cell, edge) pair where the edge passes within 2·CERTAIN_DEG of the cell.
@@ -594,7 +630,15 @@ class GridIndex:
                                self._ex2[edge], self._ey2[edge])
         very_near = np.bincount(row_point[d2 <= CERTAIN_DEG**2], minlength=len(px)) > 0
 
-        pi, gi = self._box_tree.query(shapely.points(px, py))
+        # Candidates: the grids listed for the point's cell whose box holds the point.
+        first = self._bgrid_start[bcell]
+        n_grids = self._bgrid_start[bcell + 1] - first
+        pi = np.repeat(np.arange(len(px)), n_grids)
+        gi = self._bgrid[_ranges(first, n_grids)].astype(np.int64)
+        box = self._fbox[gi]
+        x, y = px[pi], py[pi]
+        holds = (x >= box[:, 0]) & (x <= box[:, 2]) & (y >= box[:, 1]) & (y <= box[:, 3])
+        pi, gi = pi[holds], gi[holds]
         covered = self._covers_pairs(px[pi], py[pi], gi, near_boundary=very_near[pi])
         if counts is not None:
             slow = very_near.copy()
