@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -146,18 +147,25 @@ def template_database(database_url) -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture
-def fresh_database(template_database) -> Iterator[str]:
-    """A private database (committed writes allowed), dropped after the test."""
-    name = f"gridmap_t_{uuid.uuid4().hex[:10]}"
-    template = make_url(template_database).database
-    admin = create_engine(_admin_url(template_database), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+@contextmanager
+def scratch_database(url: str, *, prefix: str, template: str | None = None) -> Iterator[str]:
+    """A database of its own on ``url``'s server (a copy of ``template``, else empty: no
+    PostGIS, no schema), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_admin_url(url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    url = make_url(template_database).set(database=name).render_as_string(hide_password=False)
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     try:
-        yield url
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def fresh_database(template_database) -> Iterator[str]:
+    """A private database (committed writes allowed), dropped after the test."""
+    with scratch_database(template_database, prefix="gridmap_t",
+                          template=make_url(template_database).database) as url:
+        yield url

@@ -14,6 +14,7 @@ from sqlalchemy.pool import NullPool
 from gridmap.dbsetup import database_up
 from gridmap.errors import SetupError
 from gridmap.settings import DatabaseSettings, Settings
+from tests.conftest import scratch_database
 
 
 def test_database_up_is_idempotent(database_url):
@@ -79,18 +80,8 @@ def test_malformed_database_url_on_the_command_line(tmp_path):
 @pytest.fixture
 def unmigrated_url(database_url):
     """A database that was created but never migrated (no `gridmap db up`)."""
-    name = f"gridmap_bare_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(make_url(database_url).set(database="postgres"), poolclass=NullPool,
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(database_url, prefix="gridmap_bare") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _cli_on(url: str, capsys, *args: str) -> tuple[int, str, str]:
