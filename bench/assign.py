@@ -52,7 +52,7 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import append_results, in_child, machine
+from bench.common import in_child, publish
 from bench.province import ensure_data
 
 DB = os.environ.get("GRIDMAP_BENCH_ASSIGN_DB", "postgresql://postgres@127.0.0.1:5432/gridmap_bench")
@@ -344,11 +344,7 @@ def main() -> None:
         f"- data: {len(codes):,} villages, {n:,} enterprise points from `{args.data}`",
     ]
     body = "\n".join(lines)
-    print(machine())
-    print(body)
-    if args.record:
-        append_results("Bulk placement: 1M enterprises × province, end to end (bench/assign.py)",
-                       f"python bench/assign.py --data {args.data} --record", body)
+    publish("Bulk placement: 1M enterprises × province, end to end (bench/assign.py)", body, record=args.record)
     if min(agree_pg.values()) != 1.0:
         sys.exit("agreement with PostGIS is not 100 %")
 

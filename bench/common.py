@@ -8,7 +8,9 @@ import multiprocessing
 import os
 import platform
 import resource
+import shlex
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -61,6 +63,15 @@ def in_child(function: Callable, *args):
     result = queue.get()
     process.join()
     return result
+
+
+def publish(title: str, body: str, *, record: bool) -> None:
+    """Print the machine and the results; with ``record``, append them to RESULTS.md under
+    ``title`` with the command line this run was started with."""
+    print(machine())
+    print(body)
+    if record:
+        append_results(title, shlex.join(["python", *sys.argv]), body)
 
 
 def append_results(title: str, command: str, body: str) -> None:

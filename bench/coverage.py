@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import append_results, machine  # noqa: E402
+from bench.common import publish  # noqa: E402
 from bench.province import URL, ensure_province_database  # noqa: E402
 
 
@@ -65,10 +65,7 @@ def main() -> None:
             f"gap the plain query reports is a floating-point sliver measured on the ellipsoid"
             + (f" (largest {max(a for _, a in false_gaps):,.0f} m²)" if false_gaps else "") +
             f"\n- target: ours ≤ 10 s → {'met' if ours <= 10 else 'NOT met'}")
-    print(machine())
-    print(body)
-    if args.record:
-        append_results("Coverage report of a province (bench/coverage.py)", "python bench/coverage.py --record", body)
+    publish("Coverage report of a province (bench/coverage.py)", body, record=args.record)
 
 
 if __name__ == "__main__":

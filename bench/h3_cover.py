@@ -33,7 +33,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.assign import load_inputs
-from bench.common import append_results, machine
+from bench.common import publish
 
 
 def h3_interior_cover(geoms, resolution: int) -> tuple[np.ndarray, np.ndarray, float]:
@@ -97,11 +97,7 @@ def main() -> None:
         f"- {n:,} points, {len(codes):,} villages from `{args.data}`",
     ]
     body = "\n".join(lines)
-    print(machine())
-    print(body)
-    if args.record:
-        append_results("H3 interior cover vs the GridIndex raster (bench/h3_cover.py)",
-                       f"python bench/h3_cover.py --data {args.data} --record", body)
+    publish("H3 interior cover vs the GridIndex raster (bench/h3_cover.py)", body, record=args.record)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import append_results, machine, serve  # noqa: E402
+from bench.common import publish, serve  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -182,12 +182,7 @@ def run(args, accounts: dict) -> str | None:
     if failures:
         body += "\nFailures:\n" + "\n".join(f"- {f['Method']} {f['Name']}: {f['Error']} ×{f['Occurrences']}"
                                              for f in failures[:10]) + "\n"
-    print(machine())
-    print(body)
-    if args.record:
-        append_results("Load test: mixed reads and writes (bench/load.py)",
-                       f"python bench/load.py --users {args.users} --seconds {args.seconds} --workers {args.workers} --record",
-                       body)
+    publish("Load test: mixed reads and writes (bench/load.py)", body, record=args.record)
     if int(total["Failure Count"]) or pool_exhaustion or lingering:
         return "the load test saw failures"
     return None

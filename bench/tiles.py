@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy.engine import make_url
 
-from bench.common import append_results, machine, serve
+from bench.common import publish, serve
 from bench.province import URL, ensure_province_database
 
 WRK_SCRIPT = r"""
@@ -294,11 +294,7 @@ def main() -> None:
                  f"row, each server a single uvicorn worker on the same database `{make_url(URL).database}`; tipg's "
                  "faster geometry column is its figure in each comparison")
     body = "\n".join(rows) + "\n\n" + "\n".join(lines)
-    print(machine())
-    print(body)
-    if args.record:
-        append_results("Vector tiles vs tipg, low-zoom aggregation (bench/tiles.py)",
-                       f"python bench/tiles.py --seconds {args.seconds} --record", body)
+    publish("Vector tiles vs tipg, low-zoom aggregation (bench/tiles.py)", body, record=args.record)
 
 
 if __name__ == "__main__":

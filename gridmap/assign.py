@@ -41,8 +41,6 @@ from gridmap.spatial.cache import StaleIndex, default_cache_dir, prepare_index
 
 Progress = Callable[[str, int, int], None]
 CHUNK = 100_000
-#: Enterprise ids read per statement: 29 MB of ids and points.
-READ_CHUNK = 1_000_000
 #: Ids per statement when placing overlaps reading (:func:`locate`): placing one part while
 #: the next is read hides most of the placing; smaller parts cost more statements.
 PIPELINE_CHUNK = 250_000
@@ -56,7 +54,7 @@ _DISTRICT = "(e.district_code = %(d)s OR e.home_code LIKE %(p)s OR e.home_code I
 _WKB_POINT = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
 
 
-def iter_points(connection, *, district: str | None = None, chunk: int = READ_CHUNK
+def iter_points(connection, *, district: str | None = None, chunk: int = PIPELINE_CHUNK
                 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Ids and CGCS2000 lon/lat (NaN without a location) of the enterprises, a range of
     ``chunk`` ids at a time, each sorted by id.
@@ -91,15 +89,6 @@ def iter_points(connection, *, district: str | None = None, chunk: int = READ_CH
         ids = np.frombuffer(id_bytes, dtype=">i8")
         order = np.argsort(ids, kind="stable")
         yield ids[order].astype(np.int64), points["x"][order].astype(np.float64), points["y"][order].astype(np.float64)
-
-
-def read_points(connection, *, district: str | None = None, chunk: int = READ_CHUNK
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All of :func:`iter_points` at once: ids, lon, lat, by id."""
-    empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-    ids, lon, lat = (np.concatenate(column)
-                     for column in zip(empty, *iter_points(connection, district=district, chunk=chunk)))
-    return ids, lon, lat
 
 
 def locate(session: Session, *, set_id: int, district: str | None = None, tolerance_m: float = 50.0,

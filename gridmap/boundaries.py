@@ -400,13 +400,6 @@ def _transform(geom, kind: str, transformer):
     return coords.transform_geometry(geom, kind, "cgcs2000")
 
 
-def _number(value: float) -> str:
-    """A coordinate for a message: at most 6 decimals and a bounded length, whatever the
-    file held (``1e300`` must not print 300 digits)."""
-    value = float(value)
-    return f"{value:.6f}" if np.isfinite(value) and abs(value) < 1e6 else f"{value:.6g}"
-
-
 def _coordinate_problem(geom) -> tuple[str, str] | None:
     """A reason when the geometry's coordinates are outside China or look swapped."""
     xy = shapely.get_coordinates(geom)
@@ -415,7 +408,7 @@ def _coordinate_problem(geom) -> tuple[str, str] | None:
     if not bad.any():
         return None
     first = str(codes[np.argmax(bad)])
-    where = ", ".join(_number(v) for v in xy[np.argmax(bad)])
+    where = ", ".join(coords.format_coordinate(v) for v in xy[np.argmax(bad)])
     zh, en = coords.REASONS[first]
     return f"{zh}（{where}）", f"{en} ({where})"
 
@@ -446,7 +439,7 @@ def _validity_reason(reason: str) -> tuple[str, str]:
     where = ""
     if rest:
         try:
-            where = ", ".join(_number(float(v)) for v in rest.rstrip("]").split()[:2])
+            where = ", ".join(coords.format_coordinate(float(v)) for v in rest.rstrip("]").split()[:2])
         except ValueError:
             where = ""
     zh = _VALIDITY_REASONS_ZH.get(name, "几何无效")

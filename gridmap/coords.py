@@ -66,6 +66,7 @@ __all__ = [
     "check_lonlat",
     "china_outline",
     "classify_lonlat",
+    "format_coordinate",
     "from_cgcs2000",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
@@ -669,9 +670,14 @@ def classify_lonlat(lon: Any, lat: Any) -> np.ndarray:
     return codes
 
 
-def _fmt(value: float) -> str:
-    """A coordinate for a message: at most 6 decimals and a bounded length (``1e300`` must
-    not print 300 digits)."""
+def format_coordinate(value: float) -> str:
+    """A coordinate for a message: at most 6 decimals, no trailing zeros, and a bounded
+    length (``1e300`` must not print 300 digits).
+
+    >>> format_coordinate(117.95), format_coordinate(2e300)
+    ('117.95', '2e+300')
+    """
+    value = float(value)
     if not math.isfinite(value) or abs(value) >= 1e6:
         return f"{value:.6g}"
     return f"{value:.6f}".rstrip("0").rstrip(".")
@@ -708,19 +714,19 @@ def check_lonlat(lon: float, lat: float) -> None:
     code = str(classify_lonlat(lon_f, lat_f))
     if code == "ok":
         return
-    where = f"{_fmt(lon_f)}, {_fmt(lat_f)}"
+    where = f"{format_coordinate(lon_f)}, {format_coordinate(lat_f)}"
     if code == "swapped":
         if abs(lat_f) > 90.0:
             zh_why, en_why = (
-                f"纬度 {_fmt(lat_f)} 超出范围",
-                f"latitude {_fmt(lat_f)} is out of range",
+                f"纬度 {format_coordinate(lat_f)} 超出范围",
+                f"latitude {format_coordinate(lat_f)} is out of range",
             )
         else:
             zh_why, en_why = f"坐标 {where} 在中国范围外", f"{where} is outside China"
         raise OutsideChina(
-            f"经纬度可能颠倒（{zh_why}；按经度 {_fmt(lat_f)}、纬度 {_fmt(lon_f)} 则位于中国境内）",
+            f"经纬度可能颠倒（{zh_why}；按经度 {format_coordinate(lat_f)}、纬度 {format_coordinate(lon_f)} 则位于中国境内）",
             f"longitude and latitude look swapped ({en_why}; "
-            f"as lon {_fmt(lat_f)}, lat {_fmt(lon_f)} it lies in China)",
+            f"as lon {format_coordinate(lat_f)}, lat {format_coordinate(lon_f)} it lies in China)",
         )
     if code == "not_finite":
         # Show what the user typed (it may not be a number at all), shortened.

@@ -148,10 +148,10 @@ def test_assign_saves_the_index_per_set_content_and_loads_it_next_time(toy_distr
     assert assign(session, cache_dir=None)["index"] == "built"
 
 
-def test_read_points_gives_ids_in_order_and_nan_without_a_location(toy_district, session):
+def test_points_are_read_in_id_order_with_nan_without_a_location(toy_district, session):
     import random
 
-    from gridmap.assign import read_points
+    from gridmap.assign import iter_points
     from gridmap.auth import Scope
     from gridmap.enterprises import save_enterprise
     from gridmap.uscc import make_uscc
@@ -164,6 +164,11 @@ def test_read_points_gives_ids_in_order_and_nan_without_a_location(toy_district,
         save_enterprise(session, values, scope=Scope.everything())
     expected = session.execute(text("SELECT id, ST_X(location), ST_Y(location) FROM enterprise ORDER BY id")).all()
     raw = session.connection().connection.driver_connection
+
+    def read_points(raw, **options):
+        parts = list(iter_points(raw, **options))
+        return tuple(np.concatenate([part[k] for part in parts]) if parts else np.zeros(0) for k in range(3))
+
     for chunk in (1, 2, 1_000_000):  # several statements or one
         ids, lon, lat = read_points(raw, chunk=chunk)
         assert ids.tolist() == [row[0] for row in expected]

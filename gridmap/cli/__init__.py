@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -30,7 +31,7 @@ from rich.console import Console
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from gridmap.errors import GridmapError, ImportRejected, InvalidInput
+from gridmap.errors import GridmapError, ImportRejected, InvalidInput, NotFound
 from gridmap.settings import Settings, for_local_files, load_settings
 
 app = typer.Typer(
@@ -90,6 +91,25 @@ def emit(data: object, as_json: bool, human: Callable[[], None]) -> None:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
     else:
         human()
+
+
+#: The ``--json`` option of every command that prints a result.
+JsonOpt = Annotated[bool, typer.Option("--json", help="只输出 JSON / print only JSON on stdout")]
+#: The ``--as`` option of commands that change records as a named user.
+ActorOpt = Annotated[str, typer.Option("--as", help="以该用户身份操作（其角色与范围生效）/ act as this user")]
+
+
+def acting_user(session: Session, username: str):
+    """The active user named ``username`` (the ``--as`` of write commands): their role and
+    scope apply exactly as in the API, and the records name them."""
+    from sqlalchemy import select
+
+    from gridmap.models import User
+
+    user = session.scalar(select(User).where(User.username == username, User.active))
+    if user is None:
+        raise NotFound(f"用户 {username} 不存在或已停用", f"user {username} does not exist or is disabled")
+    return user
 
 
 def parse_day(value: str | None, option: str) -> date | None:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gridmap.cli import app, context, emit, err, out
+from gridmap.cli import JsonOpt, app, context, emit, err, out
 from gridmap.codes import LEVELS
 from gridmap.errors import InvalidInput
 
@@ -21,7 +21,6 @@ app.add_typer(import_app, name="import")
 app.add_typer(boundaries_app, name="boundaries")
 app.add_typer(users_app, name="users")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="只输出 JSON / print only JSON on stdout")]
 CRS_CHOICES = ("wgs84", "cgcs2000", "gcj02", "bd09")
 
 

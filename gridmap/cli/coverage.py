@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli import app, context, emit, out
+from gridmap.cli import JsonOpt, app, context, emit, out
 
 _SHOWN = 10
 
@@ -22,7 +22,7 @@ def coverage(
     code: Annotated[str, typer.Argument(help="网格编码 / grid code (district, township, village …)")],
     set_id: Annotated[int | None, typer.Option("--set", min=1, help="边界版本编号（默认生效版本）/ boundary set id (default: active)")] = None,
     store: Annotated[bool, typer.Option("--store/--no-store", help="保存评分供地图着色 / keep scores for the map")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="只输出 JSON / print only JSON on stdout")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """覆盖检查：缺口、重叠、越界、人员配备、企业落格、评分 / coverage report: gaps,
     overlaps, outside parent, staffing, enterprise placement, score per grid."""

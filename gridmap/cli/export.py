@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli import app, context, emit, err, out
+from gridmap.cli import JsonOpt, app, context, emit, err, out
 from gridmap.errors import InvalidInput
 
 _BY_SUFFIX = {".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".kml": "kml", ".csv": "csv",
@@ -38,7 +38,7 @@ def export_command(
     scope: Annotated[str | None, typer.Option(help="只导出该网格范围内的数据（默认全部）/ restrict to this grid's scope")] = None,
     lang: Annotated[str, typer.Option(help="CSV/XLSX 表头语言 zh | en")] = "zh",
     book: Annotated[str | None, typer.Option(help="XLSX 台账：township（一镇一册）| village（一村一册）| department（一部门一册）")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="只输出 JSON / print only JSON on stdout")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """导出 GIS 数据给上级部门 / export GIS data for higher authorities.
 

@@ -12,14 +12,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from gridmap.cli import app, context, emit, out
+from gridmap.cli import ActorOpt, JsonOpt, acting_user, app, context, emit, out
 from gridmap.cli.commands import import_app
-from gridmap.errors import InvalidFile, InvalidInput, NotFound
+from gridmap.errors import InvalidFile, InvalidInput
 
 hazards_app = typer.Typer(help="隐患 / hazards.", no_args_is_help=True)
 app.add_typer(hazards_app, name="hazards")
-JsonOpt = Annotated[bool, typer.Option("--json", help="只输出 JSON / print only JSON on stdout")]
-ActorOpt = Annotated[str, typer.Option("--as", help="以该用户身份操作（其角色与范围生效）/ act as this user")]
 DeadlineOpt = Annotated[Optional[str], typer.Option(
     help="整改期限 YYYY-MM-DD[THH:MM]，北京时间 / deadline, China Standard Time")]
 OfficialOpt = Annotated[Optional[str], typer.Option(help="督办人（重大隐患）/ supervising official (major)")]
@@ -30,18 +28,6 @@ def _line(h: dict) -> str:
     late = " 逾期/overdue" if h["overdue"] else ""
     return (f"#{h['id']:<6} {h['status_zh']}({h['status']}) {h['grade']:<7} {h['grid_code'] or '-':<14} "
             f"{h['category']:<22} {h['description'][:30]}{late}")
-
-
-def acting_user(session, username: str):
-    """The active user named ``username`` (the ``--as`` of write commands)."""
-    from sqlalchemy import select
-
-    from gridmap.models import User
-
-    user = session.scalar(select(User).where(User.username == username, User.active))
-    if user is None:
-        raise NotFound(f"用户 {username} 不存在或已停用", f"user {username} does not exist or is disabled")
-    return user
 
 
 def _moment(value: str | None, option: str) -> datetime | None:

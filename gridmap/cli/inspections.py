@@ -11,8 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gridmap.cli import app, context, emit, out, parse_day
-from gridmap.cli.hazards import ActorOpt, JsonOpt, acting_user
+from gridmap.cli import ActorOpt, JsonOpt, acting_user, app, context, emit, out, parse_day
 
 plans_app = typer.Typer(help="检查计划与双随机抽取 / inspection plans and the double-random draw.",
                         no_args_is_help=True)

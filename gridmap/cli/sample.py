@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli import app, context, emit, err, out
+from gridmap.cli import JsonOpt, app, context, emit, err, out
 
 sample_app = typer.Typer(help="示例数据 / sample data.", no_args_is_help=True)
 app.add_typer(sample_app, name="sample")
@@ -20,7 +20,7 @@ PIZHOU_DIR = REPO / "data" / "boundaries" / "pizhou"
 def sample_pizhou(
     out_dir: Annotated[Path, typer.Option("--out", help="输出目录 / output directory")] = PIZHOU_DIR,
     seed: Annotated[int, typer.Option(help="随机种子 / seed")] = 320382,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """生成邳州示例（可逐字节复现）/ regenerate the Pizhou sample (byte-for-byte reproducible)."""
     from gridmap.sample.pizhou import generate
@@ -33,7 +33,7 @@ def sample_pizhou(
 def sample_load(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="示例目录 / sample directory")] = PIZHOU_DIR,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """通过导入命令加载示例 / load a sample set through the import commands."""
     from gridmap.sample.load import load_sample
@@ -60,7 +60,7 @@ def sample_synth(
     plant_defects: Annotated[bool, typer.Option(
         "--plant-defects", help="埋设已知缺陷并写入 metadata.json / plant known defects, listed in metadata.json")] = False,
     workers: Annotated[int, typer.Option(help="并行进程数 / parallel processes")] = 1,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """生成合成区域（省级、全国规模）/ generate a synthetic region (province or national scale)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -9,7 +9,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from gridmap.cli import app, context, emit, out, parse_day
+from gridmap.cli import JsonOpt, app, context, emit, out, parse_day
 
 _GRADE_STYLE = {"green": "green", "yellow": "yellow", "red": "red", "none": "dim"}
 
@@ -48,7 +48,7 @@ def stats(
     date_from: Annotated[str | None, typer.Option("--from", help="起始日期（含）YYYY-MM-DD，默认本年 1 月 1 日 / first day")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="截止日期（不含）YYYY-MM-DD / day after the last")] = None,
     villages: Annotated[bool, typer.Option("--villages", help="同时列出各村/社区 / also list the villages")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="只输出 JSON / print only JSON on stdout")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """考核统计与街镇排名 / assessment: inspections, hazards, rectification rate, overdue,
     cases, fines and plan completion per township, ranked with colour grades."""
