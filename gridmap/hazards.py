@@ -222,7 +222,7 @@ def create_hazard(session: Session, values: dict, *, actor: User | None, scope: 
         raise InvalidInput(f"未知来源 {source!r}", f"unknown source {source!r} (one of {', '.join(HAZARD_SOURCES)})")
     category = _parse_category(categories, values.get("category") or ("unclassified" if public else ""))
     if category is None:
-        raise InvalidInput(f"未知隐患类别 {values.get('category')!r}", f"unknown hazard category {values.get('category')!r}")
+        raise _unknown_category(values.get("category"))
 
     enterprise = None
     if values.get("enterprise_uscc"):
@@ -290,6 +290,12 @@ def create_hazard(session: Session, values: dict, *, actor: User | None, scope: 
                data={"source": source, "grade": grade, "category": category.id,
                      "deadline": _jsonable(hazard.deadline)}, at=reported_at)
     return hazard
+
+
+def _unknown_category(value: str | None) -> InvalidInput:
+    return InvalidInput(
+        f"未知隐患类别 {value!r}（可选类别见 gridmap hazards categories 或 GET /api/v1/hazard-categories）",
+        f"unknown hazard category {value!r} (see `gridmap hazards categories` or GET /api/v1/hazard-categories)")
 
 
 def _parse_category(categories: Taxonomy, value: str | None):
@@ -373,7 +379,7 @@ def _field_values(session: Session, hazard: Hazard, given: dict, categories: Tax
     if "category" in given:
         found = _parse_category(categories or load_hazard_categories(), given["category"])
         if found is None:
-            raise InvalidInput(f"未知隐患类别 {given['category']!r}", f"unknown hazard category {given['category']!r}")
+            raise _unknown_category(given["category"])
         values["category"] = found.id
     if "grade" in given:
         if given["grade"] not in HAZARD_GRADES:

@@ -6,7 +6,8 @@ apply exactly as in the API, and the events name them.
 
 from __future__ import annotations
 
-from datetime import datetime
+import contextlib
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,6 +17,7 @@ from gridmap.cli import ActorOpt, JsonOpt, acting_user, app, context, emit, out
 from gridmap.cli.commands import import_app
 from gridmap.errors import InvalidFile, InvalidInput
 
+_BEIJING = timezone(timedelta(hours=8))
 hazards_app = typer.Typer(help="隐患 / hazards.", no_args_is_help=True)
 app.add_typer(hazards_app, name="hazards")
 DeadlineOpt = Annotated[Optional[str], typer.Option(
@@ -70,11 +72,21 @@ def _attach_specs(specs: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def _shown(value: object) -> str:
+    """A changed field's value for a person: times (kept in UTC) in Beijing time."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is not None:
+                return moment.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M")
+    return "—" if value is None else str(value)
+
+
 def _show_changes(event: dict, indent: str = "  ") -> None:
-    """The fields an event changed, old → new (times in UTC)."""
+    """The fields an event changed, old → new."""
     for field, change in (event.get("data") or {}).get("changes", {}).items():
         default = " (默认 / default)" if change.get("default") else ""
-        out.print(f"{indent}{field}: {change['old']} → {change['new']}{default}", markup=False)
+        out.print(f"{indent}{field}: {_shown(change['old'])} → {_shown(change['new'])}{default}", markup=False)
 
 
 @hazards_app.command("list")
@@ -118,6 +130,20 @@ def hazards_show(ctx: typer.Context, hazard_id: Annotated[int, typer.Argument()]
             _show_changes(e, indent="        ")
 
     emit(detail, as_json, human)
+
+
+@hazards_app.command("categories")
+def hazards_categories(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """隐患类别 / the hazard categories (编号、中文名均可用于 --category)."""
+    from gridmap.hazards import hazard_categories
+
+    data = hazard_categories(_categories(context(ctx)))
+
+    def human() -> None:
+        for c in data:
+            out.print(f"{c['id']:<28} {c['zh']:<16} {c['group_zh']:<8} {c['en']}", markup=False)
+
+    emit(data, as_json, human)
 
 
 @hazards_app.command("create")
