@@ -159,3 +159,15 @@ def test_create_at_an_enterprise_and_bad_places(cli, session, operators):
     _one_line_error(*cli("hazards", "create", "--category", "fire_other", "--description", "无位置", "--as", "lead"),
                     "a location (lon/lat) or an enterprise USCC is required")
     _one_line_error(*_create(cli, "--as", "staff", "--lon", "118.07"), "outside your scope")
+
+
+def test_categories_lists_the_configured_taxonomy_and_unknown_ones_point_to_it(cli, settings, operators):
+    categories = operators / "categories.json"
+    categories.write_text('[{"id": "mine_gas", "zh": "瓦斯超限", "en": "Gas over limit", "group": "other"}]',
+                          encoding="utf-8")
+    settings.taxonomy.hazard_categories_file = str(categories)
+    code, out, _ = cli("hazards", "categories", "--json")
+    assert code == 0 and [c["id"] for c in json.loads(out)] == ["mine_gas"]
+    code, out, _ = cli("hazards", "categories")
+    assert code == 0 and "瓦斯超限" in out and "fire_other" not in out
+    _one_line_error(*_create(cli, "--as", "centre")[:3], "gridmap hazards categories")
